@@ -1,0 +1,215 @@
+"""The two databases the event store runs on: SQLite (embedded) and PostgreSQL.
+
+Each backend owns a datastore and an ``ApplicationRecorder`` from the
+eventsourcing library (streams with optimistic concurrency and a global,
+commit-ordered notification log), plus a blob table in the same database.
+Driver errors are translated into Loom's errors here and in the store, once.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Collection, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Protocol
+
+from eventsourcing.persistence import ApplicationRecorder, PersistenceError
+from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
+from eventsourcing.sqlite import (
+    SQLiteApplicationRecorder,
+    SQLiteConnection,
+    SQLiteConnectionPool,
+    SQLiteDatastore,
+)
+from psycopg.conninfo import conninfo_to_dict
+
+from loom.domain.errors import StoreError
+
+__all__ = [
+    "EVENTS_TABLE",
+    "SQLITE_SYNCHRONOUS",
+    "Backend",
+    "PostgresBackend",
+    "SQLiteBackend",
+    "open_backend",
+]
+
+EVENTS_TABLE = "loom_events"
+BLOBS_TABLE = "loom_blobs"
+
+SQLITE_SYNCHRONOUS = "NORMAL"
+"""In WAL mode, NORMAL makes a commit durable against a killed process (the WAL
+is written before commit returns) without an fsync per transaction; only a
+power loss can drop the last commits. See docs/adr/0007-sqlite-durability.md."""
+
+SQLITE_LOCK_TIMEOUT_S = 30
+
+
+class Backend(Protocol):
+    """What the event and blob stores need from a database."""
+
+    kind: str
+    recorder: ApplicationRecorder
+
+    def put_blob(self, digest: str, size: int, data: bytes) -> None: ...
+    def get_blob(self, digest: str) -> bytes | None: ...
+    def present_blobs(self, digests: Collection[str]) -> set[str]: ...
+    def close(self) -> None: ...
+
+
+class _DurableSQLitePool(SQLiteConnectionPool):
+    """The library's pool, with Loom's durability setting on every connection."""
+
+    def _create_connection(self) -> SQLiteConnection:
+        connection = super()._create_connection()
+        raw: sqlite3.Connection = connection._sqlite_conn
+        raw.execute(f"PRAGMA synchronous={SQLITE_SYNCHRONOUS}")
+        return connection
+
+
+class _LoomSQLiteDatastore(SQLiteDatastore):
+    def __init__(self, db_name: str) -> None:
+        super().__init__(
+            db_name,
+            lock_timeout=SQLITE_LOCK_TIMEOUT_S,
+            originator_id_type="text",
+        )
+        self.pool.close()
+        self.pool = _DurableSQLitePool(
+            db_name=db_name, lock_timeout=SQLITE_LOCK_TIMEOUT_S
+        )
+
+
+class SQLiteBackend:
+    """The embedded default: one SQLite file in WAL mode holds events and blobs."""
+
+    kind = "sqlite"
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        with _translated():
+            self.datastore = _LoomSQLiteDatastore(str(path))
+            self.recorder: ApplicationRecorder = SQLiteApplicationRecorder(
+                self.datastore, events_table_name=EVENTS_TABLE
+            )
+            self.recorder.create_table()
+            with self.datastore.transaction(commit=True) as cursor:
+                cursor.execute(
+                    f"CREATE TABLE IF NOT EXISTS {BLOBS_TABLE} ("
+                    "digest TEXT PRIMARY KEY, size INTEGER NOT NULL, "
+                    "data BLOB NOT NULL) WITHOUT ROWID"
+                )
+
+    def put_blob(self, digest: str, size: int, data: bytes) -> None:
+        with _translated(), self.datastore.transaction(commit=True) as cursor:
+            cursor.execute(
+                f"INSERT OR IGNORE INTO {BLOBS_TABLE} VALUES (?,?,?)",
+                (digest, size, data),
+            )
+
+    def get_blob(self, digest: str) -> bytes | None:
+        with _translated(), self.datastore.transaction(commit=False) as cursor:
+            cursor.execute(f"SELECT data FROM {BLOBS_TABLE} WHERE digest=?", (digest,))
+            row = cursor.fetchone()
+        return None if row is None else bytes(row[0])
+
+    def present_blobs(self, digests: Collection[str]) -> set[str]:
+        wanted = list(digests)
+        found: set[str] = set()
+        with _translated(), self.datastore.transaction(commit=False) as cursor:
+            for chunk in _chunks(wanted, 500):
+                marks = ",".join("?" * len(chunk))
+                cursor.execute(
+                    f"SELECT digest FROM {BLOBS_TABLE} WHERE digest IN ({marks})",
+                    chunk,
+                )
+                found.update(row[0] for row in cursor.fetchall())
+        return found
+
+    def close(self) -> None:
+        self.datastore.close()
+
+
+class PostgresBackend:
+    """The scale-out path: events and blobs in one PostgreSQL database."""
+
+    kind = "postgresql"
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        params = conninfo_to_dict(url)
+        with _translated():
+            self.datastore = PostgresDatastore(
+                dbname=str(params.get("dbname", "postgres")),
+                host=str(params.get("host", "localhost")),
+                port=str(params.get("port", 5432)),
+                user=str(params.get("user", "postgres")),
+                password=str(params.get("password", "")),
+                pool_size=2,
+                max_overflow=8,
+                originator_id_type="text",
+            )
+            self.recorder: ApplicationRecorder = PostgresApplicationRecorder(
+                self.datastore, events_table_name=EVENTS_TABLE
+            )
+            self.recorder.create_table()
+            with self.datastore.transaction(commit=True) as cursor:
+                cursor.execute(
+                    f"CREATE TABLE IF NOT EXISTS {BLOBS_TABLE} ("
+                    "digest text PRIMARY KEY, size bigint NOT NULL, "
+                    "data bytea NOT NULL)"
+                )
+
+    def put_blob(self, digest: str, size: int, data: bytes) -> None:
+        with _translated(), self.datastore.transaction(commit=True) as cursor:
+            cursor.execute(
+                f"INSERT INTO {BLOBS_TABLE} VALUES (%s,%s,%s) "
+                "ON CONFLICT (digest) DO NOTHING",
+                (digest, size, data),
+            )
+
+    def get_blob(self, digest: str) -> bytes | None:
+        with _translated(), self.datastore.transaction(commit=False) as cursor:
+            cursor.execute(f"SELECT data FROM {BLOBS_TABLE} WHERE digest=%s", (digest,))
+            row: Any = cursor.fetchone()
+        return None if row is None else bytes(row["data"])
+
+    def present_blobs(self, digests: Collection[str]) -> set[str]:
+        with _translated(), self.datastore.transaction(commit=False) as cursor:
+            cursor.execute(
+                f"SELECT digest FROM {BLOBS_TABLE} WHERE digest = ANY(%s)",
+                (list(digests),),
+            )
+            rows: list[Any] = cursor.fetchall()
+        return {row["digest"] for row in rows}
+
+    def close(self) -> None:
+        self.datastore.close()
+
+
+def open_backend(url: str) -> Backend:
+    """Open ``sqlite:///path/to/file.db`` or ``postgresql://...``."""
+    if url.startswith(("postgresql://", "postgres://")):
+        return PostgresBackend(url)
+    if url.startswith("sqlite:///"):
+        return SQLiteBackend(Path(url.removeprefix("sqlite:///")).expanduser())
+    raise StoreError(
+        f"unsupported store url {url!r}: use sqlite:///PATH or postgresql://..."
+    )
+
+
+@contextmanager
+def _translated() -> Iterator[None]:
+    try:
+        yield
+    except PersistenceError as error:
+        raise StoreError(f"event store error: {error}") from error
+    except sqlite3.Error as error:
+        raise StoreError(f"SQLite error: {error}") from error
+
+
+def _chunks(items: list[str], size: int) -> Iterator[list[str]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]

@@ -1,0 +1,191 @@
+"""The async event log: the ``EventLog`` port over the synchronous store.
+
+The eventsourcing library is synchronous, so every append goes to one writer
+thread (appends are serialised in the order they were awaited and the event
+loop never waits on the database) and reads go to worker threads. Tailing
+follows the log from any process: on SQLite by polling the log head every few
+milliseconds (and at once when this process appended), on PostgreSQL through
+the library's LISTEN/NOTIFY subscription.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+from collections.abc import AsyncIterator, Collection, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from loom.adapters.eventstore.mapper import PydanticMapper
+from loom.adapters.eventstore.store import EventStore
+from loom.domain.eventbase import Event
+from loom.domain.ports import Recorded
+
+__all__ = ["AsyncEventLog"]
+
+_TAIL_PAGE = 500
+
+
+class AsyncEventLog:
+    """Implements ``loom.domain.ports.EventLog``."""
+
+    def __init__(self, store: EventStore, *, poll_interval: float = 0.005) -> None:
+        self.store = store
+        self.poll_interval = poll_interval
+        self._writer = ThreadPoolExecutor(1, thread_name_prefix="loom-writer")
+        self._wakeups: set[asyncio.Event] = set()
+
+    async def append(self, events: Sequence[Event]) -> list[int]:
+        loop = asyncio.get_running_loop()
+        positions = await loop.run_in_executor(
+            self._writer, self.store.append, list(events)
+        )
+        for wakeup in self._wakeups:
+            wakeup.set()
+        return positions
+
+    async def read_stream(
+        self, stream: str, *, after: int = 0, upto: int | None = None
+    ) -> list[Event]:
+        return await asyncio.to_thread(
+            self.store.read_stream, stream, after=after, upto=upto
+        )
+
+    async def stream_version(self, stream: str) -> int:
+        return await asyncio.to_thread(self.store.stream_version, stream)
+
+    async def read_all(
+        self,
+        *,
+        after: int = 0,
+        limit: int = 1000,
+        upto: int | None = None,
+        types: Collection[str] = (),
+        streams: Collection[str] = (),
+    ) -> list[Recorded]:
+        return await asyncio.to_thread(
+            self.store.read_all,
+            after=after,
+            limit=limit,
+            upto=upto,
+            types=types,
+            streams=streams,
+        )
+
+    async def last_position(self) -> int:
+        return await asyncio.to_thread(self.store.last_position)
+
+    def tail(
+        self,
+        *,
+        after: int = 0,
+        types: Collection[str] = (),
+        streams: Collection[str] = (),
+    ) -> AsyncIterator[Recorded]:
+        if self.store.backend.kind == "postgresql":
+            return self._subscribe(after, types, streams)
+        return self._poll(after, types, streams)
+
+    async def close(self) -> None:
+        self._writer.shutdown(wait=True)
+        await asyncio.to_thread(self.store.close)
+
+    async def _poll(
+        self, after: int, types: Collection[str], streams: Collection[str]
+    ) -> AsyncIterator[Recorded]:
+        wakeup = asyncio.Event()
+        self._wakeups.add(wakeup)
+        try:
+            position = after
+            while True:
+                # Read the head first: everything up to it is committed, so
+                # once it has been scanned no event below it can appear later.
+                head = await self.last_position()
+                if head > position:
+                    page = await self.read_all(
+                        after=position,
+                        upto=head,
+                        limit=_TAIL_PAGE,
+                        types=types,
+                        streams=streams,
+                    )
+                    for recorded in page:
+                        yield recorded
+                        position = recorded.position
+                    if len(page) < _TAIL_PAGE:
+                        position = head
+                    continue
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(wakeup.wait(), self.poll_interval)
+                wakeup.clear()
+        finally:
+            self._wakeups.discard(wakeup)
+
+    async def _subscribe(
+        self, after: int, types: Collection[str], streams: Collection[str]
+    ) -> AsyncIterator[Recorded]:
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[Recorded | BaseException] = asyncio.Queue(1000)
+        subscription = self.store.backend.recorder.subscribe(
+            gt=after or None, topics=list(types)
+        )
+        stopped = threading.Event()
+        thread = threading.Thread(
+            target=_pump,
+            args=(subscription, frozenset(streams), queue, loop, stopped),
+            name="loom-subscription",
+            daemon=True,
+        )
+        thread.start()
+        try:
+            while True:
+                item = await queue.get()
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+        finally:
+            stopped.set()
+            subscription.stop()
+            await asyncio.to_thread(thread.join, 5)
+
+
+def _pump(
+    subscription: Any,
+    streams: frozenset[str],
+    queue: asyncio.Queue[Recorded | BaseException],
+    loop: asyncio.AbstractEventLoop,
+    stopped: threading.Event,
+) -> None:
+    """Move notifications from the library's blocking iterator into asyncio."""
+    mapper = PydanticMapper()
+    try:
+        for n in subscription:
+            if streams and n.originator_id not in streams:
+                continue
+            event = mapper.to_domain_event(
+                str(n.originator_id), n.originator_version, n.topic, n.state
+            )
+            _put(queue, loop, stopped, Recorded(position=n.id, event=event))
+    except BaseException as error:  # handed to the consumer, which re-raises it
+        _put(queue, loop, stopped, error)
+
+
+def _put(
+    queue: asyncio.Queue[Recorded | BaseException],
+    loop: asyncio.AbstractEventLoop,
+    stopped: threading.Event,
+    item: Recorded | BaseException,
+) -> None:
+    # The queue is bounded so a slow consumer holds the subscription back; the
+    # timeout lets the thread notice that the consumer has gone away.
+    while not stopped.is_set():
+        try:
+            future = asyncio.run_coroutine_threadsafe(queue.put(item), loop)
+        except RuntimeError:  # the event loop is closed
+            return
+        try:
+            future.result(timeout=0.1)
+            return
+        except TimeoutError:
+            future.cancel()

@@ -1,0 +1,1 @@
+"""Composition root and delivery: the CLI and, later, sessions, runs, TUI and API."""

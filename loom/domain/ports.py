@@ -1,0 +1,155 @@
+"""The ports: what Loom's core needs from the outside world, as Protocols.
+
+Adapters in :mod:`loom.adapters` implement them; the app wires them together.
+Later capabilities add the model, tool and user-input ports here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Collection, Sequence
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+from uuid import UUID
+
+from loom.domain.eventbase import Event
+
+__all__ = [
+    "BlobStore",
+    "Clock",
+    "EventLog",
+    "IdGen",
+    "Recorded",
+    "ViewStore",
+    "ViewTransaction",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Recorded:
+    """An event with its position in the global log (1-based, increasing)."""
+
+    position: int
+    event: Event
+
+
+class Clock(Protocol):
+    """The source of time (replay supplies the recorded times)."""
+
+    def now(self) -> datetime:
+        """The current time, timezone-aware."""
+        ...
+
+
+class IdGen(Protocol):
+    """The source of fresh ids (replay supplies the recorded ids)."""
+
+    def new_id(self) -> UUID:
+        """A new unique id."""
+        ...
+
+
+class EventLog(Protocol):
+    """The append-only log of every event: Loom's single source of truth."""
+
+    async def append(self, events: Sequence[Event]) -> list[int]:
+        """Append events atomically and return their global positions.
+
+        Each event carries its stream and version; the first event of a stream in
+        the batch must directly follow that stream's current version (the
+        expected version), else ``ConcurrencyError`` is raised and nothing is
+        written. Blobs the events name must already be in the blob store.
+        """
+        ...
+
+    async def read_stream(
+        self, stream: str, *, after: int = 0, upto: int | None = None
+    ) -> list[Event]:
+        """Events of one stream with ``after < version <= upto``, in order."""
+        ...
+
+    async def stream_version(self, stream: str) -> int:
+        """The stream's last version (0 when it has no events)."""
+        ...
+
+    async def read_all(
+        self,
+        *,
+        after: int = 0,
+        limit: int = 1000,
+        upto: int | None = None,
+        types: Collection[str] = (),
+        streams: Collection[str] = (),
+    ) -> list[Recorded]:
+        """Events in global order with ``after < position <= upto``, filtered."""
+        ...
+
+    async def last_position(self) -> int:
+        """The position of the newest event (0 for an empty log)."""
+        ...
+
+    def tail(
+        self,
+        *,
+        after: int = 0,
+        types: Collection[str] = (),
+        streams: Collection[str] = (),
+    ) -> AsyncIterator[Recorded]:
+        """Every event after ``after``, then each new one as it lands, forever."""
+        ...
+
+
+class BlobStore(Protocol):
+    """Content-addressed, compressed, deduplicated storage for large payloads."""
+
+    async def put(self, data: bytes) -> str:
+        """Store ``data`` durably and return its sha256 (hex)."""
+        ...
+
+    async def get(self, digest: str) -> bytes:
+        """The bytes stored under ``digest`` (``KeyError`` when absent)."""
+        ...
+
+    async def missing(self, digests: Collection[str]) -> set[str]:
+        """Which of ``digests`` the store does not hold."""
+        ...
+
+
+class ViewTransaction(Protocol):
+    """One transaction on the views database; SQL uses ``?`` placeholders."""
+
+    async def execute(self, sql: str, params: Sequence[object] = ()) -> None:
+        """Run one statement."""
+        ...
+
+    async def executemany(self, sql: str, rows: Sequence[Sequence[object]]) -> None:
+        """Run one statement for each row of parameters."""
+        ...
+
+    async def fetchall(
+        self, sql: str, params: Sequence[object] = ()
+    ) -> list[tuple[object, ...]]:
+        """Run a query and return its rows."""
+        ...
+
+
+class ViewStore(Protocol):
+    """The disposable database that materialized projections live in."""
+
+    dialect: str
+    """``sqlite`` or ``postgresql``, for the rare statement that differs."""
+
+    def transaction(self) -> AbstractAsyncContextManager[ViewTransaction]:
+        """A transaction that commits on normal exit and rolls back on error."""
+        ...
+
+    async def fetchall(
+        self, sql: str, params: Sequence[object] = ()
+    ) -> list[tuple[object, ...]]:
+        """Run a read-only query outside any explicit transaction."""
+        ...
+
+    async def close(self) -> None:
+        """Release the connection."""
+        ...
