@@ -71,3 +71,12 @@ async def test_a_blob_survives_reopening_the_store(store_url: str) -> None:
         assert await AsyncBlobStore(second).get(digest) == b"durable"
     finally:
         second.close()
+
+
+def test_an_unreachable_postgres_server_is_named_in_the_error() -> None:
+    from loom.adapters.eventstore.backends import open_backend
+    from loom.domain.errors import StoreError
+
+    with pytest.raises(StoreError, match=r"127\.0\.0\.1:1 .*server is running") as info:
+        open_backend("postgresql://loom:secret@127.0.0.1:1/loom")
+    assert "secret" not in str(info.value)

@@ -140,6 +140,17 @@ class PostgresBackend:
     def __init__(self, url: str) -> None:
         self.url = url
         params = conninfo_to_dict(url)
+        try:
+            self._connect(params)
+        except StoreError as error:
+            where = f"{params.get('host', 'localhost')}:{params.get('port', 5432)}"
+            raise StoreError(
+                f"cannot use the PostgreSQL event store at {where} "
+                f"(database {params.get('dbname', 'postgres')!r}): {error}. Check that "
+                "the server is running and that [store] url in loom.toml is right."
+            ) from error
+
+    def _connect(self, params: dict[str, Any]) -> None:
         with _translated():
             self.datastore = PostgresDatastore(
                 dbname=str(params.get("dbname", "postgres")),
