@@ -33,6 +33,15 @@ def start_appender(
     return child
 
 
+def finish(child: subprocess.Popen[str], timeout: float = 120) -> str:
+    """The rest of the child's output (read through the same buffered pipe)."""
+    assert child.stdout is not None
+    output = child.stdout.read()
+    child.stdout.close()
+    child.wait(timeout)
+    return output
+
+
 def acknowledged(output: str) -> list[tuple[int, int, str, int]]:
     acks = []
     for line in output.splitlines():
@@ -73,7 +82,7 @@ def test_acknowledged_events_survive_sigkill_at_random_moments(tmp_path: Path) -
         child = start_appender(url, "task-crash")
         time.sleep(rng.uniform(0.0, 0.05))
         child.send_signal(signal.SIGKILL)
-        output, _ = child.communicate()
+        output = finish(child)
         acks = acknowledged(output)
         events = check_stream(path, "task-crash")
         last_acked = max((last for _, last, _, _ in acks), default=0)
@@ -94,7 +103,7 @@ def test_two_processes_appending_to_different_streams_lose_nothing(
     SQLiteBackend(path).close()  # create the schema before the race starts
     children = {s: start_appender(url, s, batches=1000) for s in ("task-a", "task-b")}
     for stream, child in children.items():
-        output, _ = child.communicate(timeout=120)
+        output = finish(child)
         assert child.returncode == 0
         acks = acknowledged(output)
         assert len(acks) == 1000
