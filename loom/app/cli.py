@@ -11,10 +11,18 @@ from typing import Any
 import click
 
 from loom import __version__
-from loom.app.config import load_config
+from loom.app.config import load_config, loom_home
+from loom.app.models import (
+    ConfiguredModel,
+    build_provider,
+    configured_models,
+    default_model_notice,
+)
+from loom.app.render import render_models
 from loom.app.wiring import Stores, open_stores
 from loom.domain.errors import LoomError
 from loom.domain.eventbase import ENVELOPE_FIELDS
+from loom.domain.models import ProbeResult
 from loom.domain.ports import Recorded
 
 __all__ = ["main"]
@@ -75,6 +83,50 @@ async def _print_events(
         for recorded in page:
             click.echo(printer(recorded))
         position = page[-1].position
+
+
+@main.command()
+@click.option(
+    "--check", is_flag=True, help="Probe each model: reachable, tools, context."
+)
+def models(check: bool) -> None:
+    """List the configured models and their roles."""
+    try:
+        config = load_config()
+    except LoomError as error:
+        click.echo(f"error: {error}", err=True)
+        sys.exit(EXIT_USAGE)
+    listed = configured_models(config)
+    if any(m.embedded for m in listed) and (
+        notice := default_model_notice(loom_home())
+    ):
+        click.echo(notice, err=True)
+    probes = asyncio.run(_probe_all(listed)) if check else {}
+    click.echo(render_models(listed, probes))
+    if any(not p.reachable for p in probes.values()):
+        sys.exit(1)
+
+
+async def _probe_all(listed: list[ConfiguredModel]) -> dict[str, ProbeResult]:
+    results: dict[str, ProbeResult] = {}
+    for configured in listed:
+        results[configured.name] = await _probe(configured)
+    return results
+
+
+async def _probe(configured: ConfiguredModel) -> ProbeResult:
+    try:
+        provider = build_provider(configured)
+    except LoomError as error:
+        return ProbeResult(reachable=False, detail=str(error))
+    try:
+        probe = getattr(provider, "probe", None)
+        if probe is None:
+            return ProbeResult(reachable=False, detail="this provider cannot be probed")
+        result: ProbeResult = await probe()
+        return result
+    finally:
+        await provider.aclose()
 
 
 def _payload(recorded: Recorded) -> dict[str, Any]:

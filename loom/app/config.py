@@ -1,8 +1,8 @@
 """Loading ``loom.toml``: the working directory's, else the one in ``LOOM_HOME``.
 
-Only the sections the current capabilities use are validated strictly; other
-sections are kept for the capabilities that own them. Every error names the
-file, the key and what was expected.
+Every section is validated strictly, so a misspelt key is an error rather than a
+silently ignored setting; each error names the file, the key and what was
+expected.
 """
 
 from __future__ import annotations
@@ -10,13 +10,25 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from loom.domain.errors import ConfigError
 
-__all__ = ["LoomConfig", "StoreConfig", "load_config", "loom_home"]
+__all__ = [
+    "ROLES",
+    "ExecutionConfig",
+    "LoomConfig",
+    "ModelConfig",
+    "StoreConfig",
+    "load_config",
+    "loom_home",
+]
+
+ROLES = ("planner", "executor", "verifier", "extractor")
+Role = Literal["planner", "executor", "verifier", "extractor"]
+Provider = Literal["ollama", "openai_compatible", "anthropic", "llamacpp"]
 
 CONFIG_NAME = "loom.toml"
 
@@ -52,12 +64,70 @@ class StoreConfig(BaseModel):
         return value
 
 
+def _all_roles() -> list[Role]:
+    return ["planner", "executor", "verifier", "extractor"]
+
+
+class ModelConfig(BaseModel):
+    """``[models.NAME]``: one model behind one server (or a local GGUF file)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    provider: Provider
+    model: str = Field(default="", description="The server's model id.")
+    base_url: str | None = Field(default=None, description="Default per provider.")
+    model_path: Path | None = Field(
+        default=None, description="GGUF file for the llamacpp provider."
+    )
+    max_tokens: int = Field(default=4096, ge=1)
+    temperature: float = Field(default=0.1, ge=0, le=2)
+    context_length: int | None = Field(default=None, ge=256)
+    roles: list[Role] = Field(default_factory=_all_roles)
+    api_key: str | None = Field(default=None, repr=False)
+    api_key_env: str | None = Field(
+        default=None, description="Environment variable holding the API key."
+    )
+    timeout: float = Field(default=600.0, gt=0, description="Seconds; prefill is slow.")
+    native_tools: bool = True
+    structured_output: Literal["json_schema", "json_object", "none"] = "json_schema"
+    tool_streaming: Literal["off", "buffer"] = Field(
+        default="off", description="Ollama: stream while tools are attached?"
+    )
+
+    @field_validator("model")
+    @classmethod
+    def _model_named(cls, value: str) -> str:
+        return value.strip()
+
+    @field_validator("model_path")
+    @classmethod
+    def _expand_home(cls, value: Path | None) -> Path | None:
+        return value.expanduser() if value is not None else None
+
+    def resolved_api_key(self) -> str | None:
+        if self.api_key_env:
+            return os.environ.get(self.api_key_env) or self.api_key
+        return self.api_key
+
+
+class ExecutionConfig(BaseModel):
+    """``[execution]``: limits of autonomous runs."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    max_subtask_retries: int = Field(default=2, ge=0, le=20)
+    max_loop_iterations: int = Field(default=25, ge=1, le=1000)
+    max_parallel_subtasks: int = Field(default=3, ge=1, le=64)
+
+
 class LoomConfig(BaseModel):
     """The whole configuration file."""
 
-    model_config = ConfigDict(extra="allow", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
     store: StoreConfig = StoreConfig()
+    models: dict[str, ModelConfig] = Field(default_factory=dict)
+    execution: ExecutionConfig = ExecutionConfig()
     source: Path | None = Field(default=None, exclude=True)
 
     def event_store_url(self, home: Path) -> str:

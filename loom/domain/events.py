@@ -39,6 +39,7 @@ __all__ = [
     "ModelCallCompleted",
     "ModelCallFailed",
     "ModelCallStarted",
+    "ModelCallWarned",
     "PatternLearned",
     "PlanProposed",
     "PlannedSubtask",
@@ -161,6 +162,14 @@ class ModelCallCompleted(Event):
     usage: TokenUsage | None = None
     latency_ms: float = Field(ge=0)
     finish_reason: str = ""
+
+
+class ModelCallWarned(Event):
+    """Something about a model call the user should know (e.g. a truncated prompt)."""
+
+    type = "model.call.warned"
+    call_id: str
+    warning: str
 
 
 class ModelCallFailed(Event):

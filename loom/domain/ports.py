@@ -10,16 +10,21 @@ from collections.abc import AsyncIterator, Collection, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol, TypeVar
 from uuid import UUID
 
 from loom.domain.eventbase import Event
+from loom.domain.models import Capabilities, ModelRequest, StreamItem
+
+E = TypeVar("E", bound=Event)
 
 __all__ = [
     "BlobStore",
     "Clock",
     "EventLog",
     "IdGen",
+    "Journal",
+    "ModelProvider",
     "Recorded",
     "ViewStore",
     "ViewTransaction",
@@ -152,4 +157,44 @@ class ViewStore(Protocol):
 
     async def close(self) -> None:
         """Release the connection."""
+        ...
+
+
+class Journal(Protocol):
+    """Appends new events to one stream (a session or a task), in order."""
+
+    stream: str
+
+    def new_id(self) -> str:
+        """A fresh id from the stream's ``IdGen`` (replayable)."""
+        ...
+
+    async def record(self, cls: type[E], **fields: Any) -> E:
+        """Create the stream's next event of class ``cls`` and append it."""
+        ...
+
+
+class ModelProvider(Protocol):
+    """One configured model behind one backend (Ollama, OpenAI-compatible, ...)."""
+
+    name: str
+    """The model's name in ``loom.toml`` (``[models.NAME]``)."""
+    model: str
+    """The backend's own model id."""
+
+    @property
+    def capabilities(self) -> Capabilities:
+        """What the backend can do."""
+        ...
+
+    def stream(self, request: ModelRequest) -> AsyncIterator[StreamItem]:
+        """Yield deltas as they arrive, then exactly one ``Completion``.
+
+        Raises ``ModelError`` subclasses; retryable failures before the first
+        delta have already been retried with backoff.
+        """
+        ...
+
+    async def aclose(self) -> None:
+        """Release connections or the loaded model."""
         ...

@@ -34,7 +34,48 @@ def test_an_unknown_store_key_is_named(tmp_path: Path) -> None:
         load_config(cwd=tmp_path, home=tmp_path)
 
 
-def test_sections_owned_by_later_capabilities_are_kept(tmp_path: Path) -> None:
-    (tmp_path / "loom.toml").write_text('[models.primary]\nprovider = "ollama"\n')
+def test_models_and_execution_are_validated(tmp_path: Path) -> None:
+    (tmp_path / "loom.toml").write_text(
+        '[models.primary]\nprovider = "ollama"\nmodel = "qwen3:14b"\n'
+        'roles = ["planner", "executor"]\n[execution]\nmax_parallel_subtasks = 4\n'
+    )
     config = load_config(cwd=tmp_path, home=tmp_path)
-    assert config.model_extra == {"models": {"primary": {"provider": "ollama"}}}
+    assert config.models["primary"].roles == ["planner", "executor"]
+    assert config.execution.max_parallel_subtasks == 4
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "expected"),
+    [
+        ('[models.m]\nprovider = "olama"', "models.m.provider", "'ollama'"),
+        (
+            '[models.m]\nprovider = "ollama"\nroles = ["boss"]',
+            "models.m.roles.0",
+            "planner",
+        ),
+        (
+            "[execution]\nmax_parallel_subtasks = 0",
+            "execution.max_parallel_subtasks",
+            "greater",
+        ),
+        ('[modles.m]\nprovider = "ollama"', "modles", "Extra inputs"),
+    ],
+)
+def test_invalid_files_name_the_key_and_what_was_expected(
+    tmp_path: Path, text: str, key: str, expected: str
+) -> None:
+    (tmp_path / "loom.toml").write_text(text + "\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(cwd=tmp_path, home=tmp_path)
+    message = str(info.value)
+    assert str(tmp_path / "loom.toml") in message
+    assert f"  {key}: expected" in message
+    assert expected in message
+
+
+def test_the_shipped_example_is_valid(tmp_path: Path) -> None:
+    example = Path(__file__).parents[2] / "loom.example.toml"
+    (tmp_path / "loom.toml").write_text(example.read_text())
+    config = load_config(cwd=tmp_path, home=tmp_path)
+    assert set(config.models) == {"primary", "checker"}
+    assert config.models["checker"].roles == ["verifier"]

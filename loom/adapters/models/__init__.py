@@ -1,0 +1,1 @@
+"""Model providers: one module per backend, all implementing ``ModelProvider``."""
