@@ -6,11 +6,13 @@ import asyncio
 import json
 import sys
 from collections.abc import Callable
+from dataclasses import asdict
 from typing import Any
 
 import click
 
 from loom import __version__
+from loom.adapters.determinism import RandomIds, SystemClock, context_from
 from loom.app.config import load_config, loom_home
 from loom.app.models import (
     ConfiguredModel,
@@ -18,12 +20,16 @@ from loom.app.models import (
     configured_models,
     default_model_notice,
 )
-from loom.app.render import render_models
+from loom.app.render import render_change, render_models
+from loom.app.undo import UndoError, find_change_stream, undo_changes
 from loom.app.wiring import Stores, open_stores
 from loom.domain.errors import LoomError
 from loom.domain.eventbase import ENVELOPE_FIELDS
+from loom.domain.events import FileChanged
 from loom.domain.models import ProbeResult
 from loom.domain.ports import Recorded
+from loom.projections.changelog import Changelog, list_changes
+from loom.projections.runner import ProjectionRunner
 
 __all__ = ["main"]
 
@@ -127,6 +133,88 @@ async def _probe(configured: ConfiguredModel) -> ProbeResult:
         return result
     finally:
         await provider.aclose()
+
+
+@main.command()
+@click.argument("stream_or_change", required=False)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+def changes(stream_or_change: str | None, as_json: bool) -> None:
+    """List file changes: all, one session's or task's, or one change."""
+    _run(lambda stores: _print_changes(stores, stream_or_change, as_json))
+
+
+async def _print_changes(stores: Stores, key: str | None, as_json: bool) -> None:
+    views = await stores.open_views()
+    try:
+        await ProjectionRunner(stores.log, views, Changelog()).catch_up()
+        rows = await list_changes(views, stream=key) if key else []
+        if key and not rows:
+            rows = await list_changes(views, change_id=key)
+        if not key:
+            rows = await list_changes(views)
+    finally:
+        await views.close()
+    if key and not rows:
+        raise _UsageFailure(f"no session, task or change {key!r} has file changes")
+    for row in rows:
+        click.echo(json.dumps(asdict(row)) if as_json else render_change(row))
+
+
+@main.command()
+@click.argument("change", required=False)
+@click.option("--subtask", "subtask", help="Undo every change of this subtask.")
+@click.option("--task", "stream", help="Undo every change of this task or session.")
+@click.option("--force", is_flag=True, help="Undo even files changed since.")
+def undo(
+    change: str | None, subtask: str | None, stream: str | None, force: bool
+) -> None:
+    """Undo one CHANGE, a subtask's changes, or a whole task's or session's."""
+    if sum(x is not None for x in (change, subtask, stream)) != 1:
+        click.echo(
+            "error: give exactly one of CHANGE, --subtask ID or --task ID", err=True
+        )
+        sys.exit(EXIT_USAGE)
+    _run(lambda stores: _undo(stores, change, subtask, stream, force))
+
+
+async def _undo(
+    stores: Stores,
+    change: str | None,
+    subtask: str | None,
+    stream: str | None,
+    force: bool,
+) -> None:
+    ids = None
+    if change is not None:
+        stream, full_id = await find_change_stream(stores.log, change)
+        ids = [full_id]
+    elif subtask is not None:
+        stream = await _stream_of_subtask(stores, subtask)
+    assert stream is not None
+    if await stores.log.stream_version(stream) == 0:
+        raise _UsageFailure(f"no session or task named {stream!r}")
+    context = context_from(SystemClock(), RandomIds())
+    try:
+        report = await undo_changes(
+            stores.log, stores.blobs, context, stream,
+            change_ids=ids, subtask_id=subtask, force=force,
+        )  # fmt: skip
+    except UndoError as error:
+        raise _UsageFailure(str(error)) from error
+    for restored in report.restored:
+        click.echo(f"restored {restored.path} ({restored.kind})")
+    click.echo(f"undid {len(report.reverted)} change(s) in {stream}")
+
+
+async def _stream_of_subtask(stores: Stores, subtask: str) -> str:
+    position = 0
+    while page := await stores.log.read_all(after=position, types=[FileChanged.type]):
+        for recorded in page:
+            event = recorded.event
+            if isinstance(event, FileChanged) and event.subtask_id == subtask:
+                return event.stream
+        position = page[-1].position
+    raise _UsageFailure(f"subtask {subtask!r} made no file changes")
 
 
 def _payload(recorded: Recorded) -> dict[str, Any]:

@@ -9,8 +9,9 @@ from rich.table import Table
 
 from loom.app.models import ConfiguredModel
 from loom.domain.models import ProbeResult
+from loom.projections.changelog import ChangeRow
 
-__all__ = ["render_models"]
+__all__ = ["render_change", "render_models"]
 
 
 def render_models(
@@ -45,3 +46,14 @@ def _probe_cells(probe: ProbeResult) -> list[str]:
     tools = {True: "yes", False: "no", None: "unknown"}[probe.native_tools]
     context = str(probe.context_length) if probe.context_length else "unknown"
     return ["yes" if probe.reachable else "NO", tools, context]
+
+
+def render_change(row: ChangeRow) -> str:
+    """One line of ``loom changes``."""
+    path = f"{row.path} -> {row.new_path}" if row.new_path else row.path
+    flags = " (reverted)" if row.reverted else ""
+    where = row.stream + (f"/{row.subtask_id}" if row.subtask_id else "")
+    return (
+        f"{row.change_id[:8]}  {row.at[:19]}  {row.kind:<6}  {path}  "
+        f"[{row.cause}, {where}]{flags}"
+    )

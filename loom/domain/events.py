@@ -34,6 +34,7 @@ __all__ = [
     "Event",
     "FeedbackGiven",
     "FileChanged",
+    "FileRead",
     "FileSnapshotted",
     "LearningReset",
     "ModelCallCompleted",
@@ -58,6 +59,8 @@ __all__ = [
     "TaskCreated",
     "TaskFailed",
     "TaskStarted",
+    "TodoItem",
+    "TodoListUpdated",
     "TokenUsage",
     "ToolCall",
     "ToolCallApproved",
@@ -250,6 +253,14 @@ class FileChanged(Event):
     cause: str = Field(default="tool", description="tool, shell or undo.")
 
 
+class FileRead(Event):
+    """The model was shown a file's content (the stale-file guard compares to it)."""
+
+    type = "file.read"
+    path: str = Field(description="Path relative to the workspace.")
+    digest: str = Field(description="sha256 of the file's bytes when it was read.")
+
+
 class ChangeReverted(Event):
     """A change was undone by restoring its before-state."""
 
@@ -395,6 +406,21 @@ class ContextTrimmed(Event):
 
     type = "context.trimmed"
     turns: list[int] = Field(description="Numbers of the turns that left the window.")
+
+
+class TodoItem(_Value):
+    """One entry of a session's or task's to-do list."""
+
+    id: str
+    text: str
+    status: Literal["pending", "in_progress", "done", "cancelled"] = "pending"
+
+
+class TodoListUpdated(Event):
+    """The to-do list as it now stands (the whole list, so a fold is trivial)."""
+
+    type = "todo.list.updated"
+    items: list[TodoItem]
 
 
 class TaskCancelRequested(Event):
