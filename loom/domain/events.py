@@ -30,6 +30,7 @@ __all__ = [
     "ChangeReverted",
     "Context",
     "ContextTrimmed",
+    "DoomLoopDetected",
     "Escalated",
     "Event",
     "FeedbackGiven",
@@ -66,8 +67,12 @@ __all__ = [
     "ToolCallApproved",
     "ToolCallCompleted",
     "ToolCallDenied",
+    "ToolCallInterrupted",
     "ToolCallRequested",
+    "TurnCancelled",
     "UserMessaged",
+    "UserQuestionAnswered",
+    "UserQuestionAsked",
     "UserSteered",
     "VerificationRecorded",
     "event_class",
@@ -226,6 +231,47 @@ class ToolCallCompleted(Event):
     full_output: BlobHash | None = Field(
         default=None, description="The uncut output when the result was cut."
     )
+
+
+class ToolCallInterrupted(Event):
+    """A requested tool call never finished (the process died); it is not re-run."""
+
+    type = "tool.call.interrupted"
+    call_id: str
+    reason: str = ""
+
+
+class DoomLoopDetected(Event):
+    """The model repeated the same call; it was told and shown the earlier result."""
+
+    type = "doom.loop.detected"
+    call_id: str
+    tool: str
+    arguments: dict[str, Any]
+    repeats: int = Field(ge=2)
+
+
+class TurnCancelled(Event):
+    """The user stopped the current model call or tool."""
+
+    type = "turn.cancelled"
+    reason: str = ""
+
+
+class UserQuestionAsked(Event):
+    """The model asked the user something (the ask_user tool)."""
+
+    type = "user.question.asked"
+    question_id: str
+    question: str
+
+
+class UserQuestionAnswered(Event):
+    """The user's answer to a question."""
+
+    type = "user.question.answered"
+    question_id: str
+    answer: str
 
 
 # --- files -----------------------------------------------------------------

@@ -24,7 +24,7 @@ from loom.adapters.tools.changes import ChangeRecorder
 from loom.adapters.tools.workspace import Workspace, WorkspaceError
 from loom.domain.errors import LoomError
 from loom.domain.models import ToolSpec
-from loom.domain.ports import BlobStore, Journal
+from loom.domain.ports import BlobStore, EventLog, Journal, ViewStore
 from loom.domain.toolcalls import ParsedToolCall, validate_tool_call
 from loom.projections.file_knowledge import FileKnowledge
 
@@ -77,6 +77,8 @@ class ToolContext:
     subtask_id: str | None = None
     loom_home: Path | None = None
     approve: Approver | None = None
+    log: EventLog | None = None
+    views: ViewStore | None = None
 
     async def confirm(self, what: str, why: str) -> None:
         """Raise ``ToolError`` unless the approver allows ``what``."""
