@@ -9,22 +9,23 @@ Driver errors are translated into Loom's errors here and in the store, once.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Protocol
 
-from eventsourcing.persistence import ApplicationRecorder, PersistenceError
+from eventsourcing.persistence import ApplicationRecorder, PersistenceError, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresDatastore
 from eventsourcing.sqlite import (
     SQLiteApplicationRecorder,
     SQLiteConnection,
     SQLiteConnectionPool,
+    SQLiteCursor,
     SQLiteDatastore,
 )
 from psycopg.conninfo import conninfo_to_dict
 
-from loom.domain.errors import StoreError
+from loom.domain.errors import ConcurrencyError, StoreError
 
 __all__ = [
     "EVENTS_TABLE",
@@ -51,6 +52,7 @@ class Backend(Protocol):
 
     kind: str
     recorder: ApplicationRecorder
+    checks_versions_on_insert: bool
 
     def put_blob(self, digest: str, size: int, data: bytes) -> None: ...
     def get_blob(self, digest: str) -> bytes | None: ...
@@ -66,6 +68,33 @@ class _DurableSQLitePool(SQLiteConnectionPool):
         raw: sqlite3.Connection = connection._sqlite_conn
         raw.execute(f"PRAGMA synchronous={SQLITE_SYNCHRONOUS}")
         return connection
+
+
+class _CheckedSQLiteRecorder(SQLiteApplicationRecorder):
+    """The library's recorder, also checking expected versions in the insert's
+    own transaction (one transaction per append instead of one per stream)."""
+
+    def _insert_events(
+        self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        # Insert first: the insert takes the write lock, so the check below
+        # reads the latest committed state. Reading first would start a
+        # read snapshot that SQLite refuses to upgrade (SQLITE_BUSY_SNAPSHOT)
+        # when another process committed in between.
+        positions = super()._insert_events(c, stored_events, **kwargs)
+        for stream, first in kwargs.get("expected_firsts", {}).items():
+            if first > 1 and self._version_below(c, stream, first) != first - 1:
+                raise ConcurrencyError(stream, first - 1)
+        return positions
+
+    def _version_below(self, c: SQLiteCursor, stream: str, first: int) -> int:
+        c.execute(
+            f"SELECT MAX(originator_version) FROM {self.events_table_name} "
+            "WHERE originator_id=? AND originator_version<?",
+            (stream, first),
+        )
+        found = c.fetchone()[0]
+        return int(found or 0)
 
 
 class _LoomSQLiteDatastore(SQLiteDatastore):
@@ -85,13 +114,14 @@ class SQLiteBackend:
     """The embedded default: one SQLite file in WAL mode holds events and blobs."""
 
     kind = "sqlite"
+    checks_versions_on_insert = True
 
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         with _translated():
             self.datastore = _LoomSQLiteDatastore(str(path))
-            self.recorder: ApplicationRecorder = SQLiteApplicationRecorder(
+            self.recorder: ApplicationRecorder = _CheckedSQLiteRecorder(
                 self.datastore, events_table_name=EVENTS_TABLE
             )
             self.recorder.create_table()
@@ -136,6 +166,7 @@ class PostgresBackend:
     """The scale-out path: events and blobs in one PostgreSQL database."""
 
     kind = "postgresql"
+    checks_versions_on_insert = False
 
     def __init__(self, url: str) -> None:
         self.url = url

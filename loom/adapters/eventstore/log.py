@@ -116,8 +116,12 @@ class AsyncEventLog:
                     if len(page) < _TAIL_PAGE:
                         position = head
                     continue
+                # asyncio.timeout, not wait_for: on Python 3.11 wait_for can
+                # swallow a cancellation that lands as the wait finishes, and
+                # a cancelled tail would then poll forever.
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(wakeup.wait(), self.poll_interval)
+                    async with asyncio.timeout(self.poll_interval):
+                        await wakeup.wait()
                 wakeup.clear()
         finally:
             self._wakeups.discard(wakeup)

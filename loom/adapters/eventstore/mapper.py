@@ -8,6 +8,7 @@ can be upcast when it is read.
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import Any
 
@@ -25,6 +26,11 @@ assert _catalog.Event is Event
 
 class PydanticMapper:
     """Turns Loom events into ``StoredEvent`` objects and back."""
+
+    def __init__(self) -> None:
+        # Reading the log decodes many events per stream: the JSON-encoded
+        # stream names are cached (bounded) rather than encoded per event.
+        self._envelopes: dict[str, bytes] = {}
 
     def to_stored_event(self, event: Event) -> StoredEvent:
         body = event.model_dump_json(exclude=ENVELOPE_FIELDS).encode()
@@ -44,7 +50,7 @@ class PydanticMapper:
     ) -> Event:
         cls = event_class(topic)
         try:
-            if state.startswith(b'{"class_version":%d,' % cls.class_version):
+            if state.startswith(_version_prefix(cls.class_version)):
                 return self._decode_current(cls, stream, version, state)
             payload: dict[str, Any] = json.loads(state)
             stored_version = payload.pop("class_version", 1)
@@ -58,16 +64,26 @@ class PydanticMapper:
                 f"cannot decode event {stream}@{version} ({topic}): {error}"
             ) from error
 
-    @staticmethod
     def _decode_current(
-        cls: type[Event], stream: str, version: int, state: bytes
+        self, cls: type[Event], stream: str, version: int, state: bytes
     ) -> Event:
         # Fast path for payloads already at the current version: swap the
         # version key for the envelope and let pydantic parse the JSON in one
         # pass, which reads the whole log about twice as fast as json.loads.
         rest = state[state.index(b",") + 1 :]
-        envelope = b'{"stream":%s,"version":%d,' % (
-            json.dumps(stream).encode(),
-            version,
+        return cls.model_validate_json(
+            b'{"stream":%s,"version":%d,%s' % (self._stream_json(stream), version, rest)
         )
-        return cls.model_validate_json(envelope + rest)
+
+    def _stream_json(self, stream: str) -> bytes:
+        encoded = self._envelopes.get(stream)
+        if encoded is None:
+            if len(self._envelopes) > 10_000:
+                self._envelopes.clear()
+            encoded = self._envelopes[stream] = json.dumps(stream).encode()
+        return encoded
+
+
+@functools.cache
+def _version_prefix(class_version: int) -> bytes:
+    return b'{"class_version":%d,' % class_version

@@ -37,10 +37,13 @@ class EventStore:
             return []
         firsts = _first_versions(events)
         self._check_blobs(events)
-        self._check_expected_versions(firsts)
+        if not self.backend.checks_versions_on_insert:
+            self._check_expected_versions(firsts)
         stored = [self._mapper.to_stored_event(event) for event in events]
         try:
-            positions = self._recorder.insert_events(stored)
+            positions = self._recorder.insert_events(stored, expected_firsts=firsts)
+        except ConcurrencyError:
+            raise
         except IntegrityError as error:
             raise self._clash(firsts) from error
         except PersistenceError as error:
