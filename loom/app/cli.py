@@ -13,6 +13,7 @@ import click
 
 from loom import __version__
 from loom.adapters.determinism import RandomIds, SystemClock, context_from
+from loom.app import cli_session
 from loom.app.config import load_config, loom_home
 from loom.app.models import (
     ConfiguredModel,
@@ -285,3 +286,6 @@ def _redact(url: str) -> str:
     if at and ":" in credentials:
         credentials = credentials.split(":", 1)[0] + ":***"
     return f"{scheme}{sep}{credentials}{at}{host}"
+
+
+cli_session.register(main)

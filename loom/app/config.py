@@ -18,6 +18,7 @@ from loom.domain.errors import ConfigError
 
 __all__ = [
     "ROLES",
+    "ApprovalConfig",
     "ExecutionConfig",
     "LoomConfig",
     "ModelConfig",
@@ -120,6 +121,24 @@ class ExecutionConfig(BaseModel):
     max_parallel_subtasks: int = Field(default=3, ge=1, le=64)
 
 
+ToolKindName = Literal["read", "write", "shell", "git", "network", "compute"]
+
+
+def _safe_kinds() -> list[ToolKindName]:
+    return ["read", "compute"]
+
+
+class ApprovalConfig(BaseModel):
+    """``[approval]``: which kinds of tool call run without asking."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    auto_approve: list[ToolKindName] = Field(
+        default_factory=_safe_kinds,
+        description="Tool kinds approved without asking (reads by default).",
+    )
+
+
 class LoomConfig(BaseModel):
     """The whole configuration file."""
 
@@ -128,6 +147,7 @@ class LoomConfig(BaseModel):
     store: StoreConfig = StoreConfig()
     models: dict[str, ModelConfig] = Field(default_factory=dict)
     execution: ExecutionConfig = ExecutionConfig()
+    approval: ApprovalConfig = ApprovalConfig()
     source: Path | None = Field(default=None, exclude=True)
 
     def event_store_url(self, home: Path) -> str:

@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Collection, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol, TypeVar
+from typing import Any, Literal, Protocol, TypeVar
 from uuid import UUID
 
 from loom.domain.eventbase import Event
@@ -19,12 +19,16 @@ from loom.domain.models import Capabilities, ModelRequest, StreamItem
 E = TypeVar("E", bound=Event)
 
 __all__ = [
+    "ApprovalAnswer",
+    "ApprovalPort",
+    "ApprovalRequest",
     "BlobStore",
     "Clock",
     "EventLog",
     "IdGen",
     "Journal",
     "ModelProvider",
+    "QuestionPort",
     "Recorded",
     "ViewStore",
     "ViewTransaction",
@@ -171,6 +175,41 @@ class Journal(Protocol):
 
     async def record(self, cls: type[E], **fields: Any) -> E:
         """Create the stream's next event of class ``cls`` and append it."""
+        ...
+
+
+@dataclass(frozen=True)
+class ApprovalRequest:
+    """A tool call waiting for a human's yes or no."""
+
+    call_id: str
+    tool: str
+    arguments: dict[str, Any]
+    reason: str
+
+
+@dataclass(frozen=True)
+class ApprovalAnswer:
+    """``approve`` once, ``deny`` (the reason goes to the model), or ``always``
+    approve this tool for the rest of the session."""
+
+    decision: Literal["approve", "deny", "always"]
+    reason: str = ""
+
+
+class ApprovalPort(Protocol):
+    """Whoever answers approval requests: the terminal, the TUI, the API."""
+
+    async def ask(self, request: ApprovalRequest) -> ApprovalAnswer:
+        """Wait for the answer to one request."""
+        ...
+
+
+class QuestionPort(Protocol):
+    """Whoever answers the model's questions to the user (``ask_user``)."""
+
+    async def ask(self, question: str) -> str:
+        """Wait for the user's answer."""
         ...
 
 

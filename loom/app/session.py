@@ -1,0 +1,331 @@
+"""The cowork session engine: one conversation, its tools, approvals and memory.
+
+UI-agnostic and async: a client sends a user message with :meth:`send`, the
+executor model is called with the assembled prompt, its tool calls are checked
+against the approval policy, run, and their results sent back, until the model
+answers without tool calls or the loop limit is hit. Every step is an event on
+the session's stream; deltas and events go live to listeners. Resuming folds
+the stored stream into the same state, and a tool call that was requested but
+never finished is recorded as interrupted and never re-run silently.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol, TypeVar
+
+from loom.adapters.eventstore.journal import StreamJournal
+from loom.adapters.models.recording import RecordingProvider
+from loom.adapters.tools import ToolContext, ToolRunner
+from loom.adapters.tools.workspace import Workspace
+from loom.app.prompts import IDENTITY, TOOL_GUIDANCE, workspace_summary
+from loom.domain.conversation import DOOM_LOOP_REPEATS, ConversationState
+from loom.domain.eventbase import Context, Event
+from loom.domain.events import (
+    ContextTrimmed,
+    DoomLoopDetected,
+    SessionResumed,
+    SessionStarted,
+    ToolCall,
+    ToolCallApproved,
+    ToolCallCompleted,
+    ToolCallDenied,
+    ToolCallInterrupted,
+    ToolCallRequested,
+    TurnCancelled,
+    UserMessaged,
+)
+from loom.domain.models import (
+    Completion,
+    Delta,
+    ModelParams,
+    ModelRequest,
+)
+from loom.domain.ports import (
+    ApprovalPort,
+    ApprovalRequest,
+    BlobStore,
+    EventLog,
+    ModelProvider,
+    ViewStore,
+)
+from loom.domain.prompt import EstimatedCounter, PromptParts, TokenMemo, assemble
+from loom.projections.file_knowledge import FileKnowledge
+
+__all__ = ["SessionDeps", "SessionEngine", "SessionListener", "TurnOutcome"]
+
+E = TypeVar("E", bound=Event)
+
+
+class SessionListener(Protocol):
+    """Receives what happens live (a client's display)."""
+
+    def on_delta(self, delta: Delta) -> None: ...
+    def on_event(self, event: Event) -> None: ...
+
+
+@dataclass
+class SessionDeps:
+    """Everything a session needs from the outside."""
+
+    log: EventLog
+    blobs: BlobStore
+    context: Context
+    provider: ModelProvider
+    approvals: ApprovalPort
+    views: ViewStore | None = None
+    loom_home: Path | None = None
+    auto_approve: frozenset[str] = frozenset({"read", "compute"})
+    max_loop_iterations: int = 25
+    max_tokens: int = 1024
+    temperature: float = 0.1
+    listeners: list[SessionListener] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class TurnOutcome:
+    """How a turn ended: ``answered``, ``loop_limit`` or ``cancelled``."""
+
+    status: str
+    answer: str = ""
+
+
+class _ObservedJournal(StreamJournal):
+    """A journal that also tells the listeners and the state about each event."""
+
+    def __init__(self, engine: SessionEngine, *args: Any) -> None:
+        super().__init__(*args)
+        self._engine = engine
+
+    async def record(self, cls: type[E], **fields: Any) -> E:
+        event = await super().record(cls, **fields)
+        self._engine._observe(event)
+        return event
+
+
+class SessionEngine:
+    """One cowork session."""
+
+    def __init__(
+        self, deps: SessionDeps, stream: str, workspace: Path, events: Sequence[Event]
+    ) -> None:
+        self.deps, self.stream, self.workspace = deps, stream, workspace
+        self.state = ConversationState.from_events(events)
+        self.journal = _ObservedJournal(
+            self, deps.log, stream, len(events), deps.context
+        )
+        self.tools = ToolRunner(self._tool_context(events))
+        self.provider = RecordingProvider(
+            deps.provider, self.journal, deps.blobs, "executor"
+        )
+        self._memo = TokenMemo(EstimatedCounter())
+        self._trimmed: set[int] = set()
+        self._turn: asyncio.Task[TurnOutcome] | None = None
+
+    @classmethod
+    async def start(
+        cls, deps: SessionDeps, workspace: Path, *, title: str = ""
+    ) -> SessionEngine:
+        """A new session in ``workspace`` (an absolute, resolved path)."""
+        stream = f"session-{deps.context.new_id()}"
+        engine = cls(deps, stream, workspace, [])
+        await engine.journal.record(
+            SessionStarted,
+            workspace=str(engine.workspace),
+            title=title,
+            model=deps.provider.name,
+        )
+        return engine
+
+    @classmethod
+    async def resume(cls, deps: SessionDeps, stream: str) -> SessionEngine:
+        """Continue ``stream`` exactly where it stopped."""
+        events = await deps.log.read_stream(stream)
+        started = next((e for e in events if isinstance(e, SessionStarted)), None)
+        if started is None:
+            raise LookupError(f"no session named {stream!r}")
+        engine = cls(deps, stream, Path(started.workspace), events)
+        for call in list(engine.state.pending.values()):
+            await engine.journal.record(
+                ToolCallInterrupted,
+                call_id=call.call_id,
+                reason="Loom stopped before this call finished; it was not re-run",
+            )
+        await engine.journal.record(SessionResumed)
+        return engine
+
+    async def send(self, text: str) -> TurnOutcome:
+        """Run one turn for the user's ``text``; cancel it with :meth:`cancel`."""
+        self._turn = asyncio.current_task()
+        try:
+            await self.journal.record(UserMessaged, text=text)
+            return await self._loop()
+        except asyncio.CancelledError:
+            await asyncio.shield(self._cancelled())
+            return TurnOutcome("cancelled")
+        finally:
+            self._turn = None
+
+    def use_provider(self, provider: ModelProvider) -> None:
+        """Switch the executor model (``/model NAME``) from the next call on."""
+        self.deps.provider = provider
+        self.provider = RecordingProvider(
+            provider, self.journal, self.deps.blobs, "executor"
+        )
+
+    def cancel(self) -> bool:
+        """Stop the current model call or tool; the session stays usable."""
+        if self._turn is None:
+            return False
+        self._turn.cancel()
+        return True
+
+    async def _loop(self) -> TurnOutcome:
+        for _ in range(self.deps.max_loop_iterations):
+            completion = await self._call_model()
+            if not completion.tool_calls:
+                return TurnOutcome("answered", completion.text)
+            for call in completion.tool_calls:
+                await self._handle(call)
+        return TurnOutcome("loop_limit")
+
+    async def _call_model(self) -> Completion:
+        request = await self._request()
+        completion: Completion | None = None
+        async for item in self.provider.stream(request):
+            if isinstance(item, Completion):
+                completion = item
+            else:
+                for listener in self.deps.listeners:
+                    listener.on_delta(item)
+        assert completion is not None
+        return completion
+
+    async def _request(self) -> ModelRequest:
+        capabilities = self.provider.capabilities
+        budget = capabilities.context_length - self.deps.max_tokens
+        summary = await asyncio.to_thread(workspace_summary, self.workspace)
+        parts = PromptParts(
+            identity=IDENTITY,
+            tool_guidance=TOOL_GUIDANCE,
+            workspace=summary,
+            history=self.state.turns,
+        )
+        prompt = assemble(parts, budget, self._memo.counter, memo=self._memo)
+        newly = sorted(set(prompt.dropped_turns) - self._trimmed)
+        if newly:
+            self._trimmed.update(newly)
+            await self.journal.record(ContextTrimmed, turns=newly)
+        params = ModelParams(
+            max_tokens=self.deps.max_tokens, temperature=self.deps.temperature
+        )
+        return ModelRequest(
+            messages=prompt.messages, tools=self.tools.specs(), params=params
+        )
+
+    async def _handle(self, call: ToolCall) -> None:
+        await self.journal.record(
+            ToolCallRequested, call_id=call.id, tool=call.name, arguments=call.arguments
+        )
+        repeats = self.state.repeats_of(call.name, call.arguments)
+        if repeats >= DOOM_LOOP_REPEATS:
+            await self._doom_loop(call, repeats)
+        elif await self._approved(call):
+            await self._run(call)
+
+    async def _approved(self, call: ToolCall) -> bool:
+        tool = self.tools.tools.get(call.name)
+        if tool is None or tool.kind in self.deps.auto_approve:
+            await self.journal.record(ToolCallApproved, call_id=call.id, by="policy")
+            return True
+        if call.name in self.state.always_approved:
+            await self.journal.record(ToolCallApproved, call_id=call.id, by="policy")
+            return True
+        answer = await self.deps.approvals.ask(
+            ApprovalRequest(call.id, call.name, call.arguments, f"{tool.kind} tool")
+        )
+        if answer.decision == "deny":
+            await self.journal.record(
+                ToolCallDenied, call_id=call.id, by="user", reason=answer.reason
+            )
+            return False
+        await self.journal.record(
+            ToolCallApproved,
+            call_id=call.id,
+            by="user",
+            remember_for_session=answer.decision == "always",
+        )
+        return True
+
+    async def _run(self, call: ToolCall) -> None:
+        try:
+            result = await self.tools.call(call.name, call.arguments)
+        except asyncio.CancelledError:
+            await asyncio.shield(
+                self.journal.record(
+                    ToolCallInterrupted, call_id=call.id, reason="cancelled by the user"
+                )
+            )
+            raise
+        await self.journal.record(
+            ToolCallCompleted,
+            call_id=call.id,
+            result=result.text,
+            is_error=result.is_error,
+            duration_ms=result.duration_ms,
+            full_output=result.full_output,
+        )
+
+    async def _doom_loop(self, call: ToolCall, repeats: int) -> None:
+        earlier = self.state.last_result_of(call.name, call.arguments)
+        await self.journal.record(
+            DoomLoopDetected,
+            call_id=call.id,
+            tool=call.name,
+            arguments=call.arguments,
+            repeats=repeats,
+        )
+        await self.journal.record(
+            ToolCallCompleted,
+            call_id=call.id,
+            result=(
+                f"You have called {call.name} with these same arguments "
+                f"{repeats} times in a row; it was not run again. Its result "
+                f"was:\n{earlier}\nDo something different."
+            ),
+            is_error=True,
+            duration_ms=0.0,
+        )
+
+    async def _cancelled(self) -> None:
+        for call in list(self.state.pending.values()):
+            await self.journal.record(
+                ToolCallInterrupted,
+                call_id=call.call_id,
+                reason="cancelled by the user",
+            )
+        await self.journal.record(TurnCancelled, reason="cancelled by the user")
+
+    def _observe(self, event: Event) -> None:
+        self.state.apply(event)
+        for listener in self.deps.listeners:
+            listener.on_event(event)
+
+    def _tool_context(self, events: Sequence[Event]) -> ToolContext:
+        return ToolContext(
+            workspace=Workspace(self.workspace, loom_home=self.deps.loom_home),
+            journal=self.journal,
+            blobs=self.deps.blobs,
+            knowledge=FileKnowledge.from_events(events),
+            loom_home=self.deps.loom_home,
+            approve=self._approve_action,
+            log=self.deps.log,
+            views=self.deps.views,
+        )
+
+    async def _approve_action(self, what: str, why: str) -> bool:
+        answer = await self.deps.approvals.ask(ApprovalRequest("", what, {}, why))
+        return answer.decision != "deny"
