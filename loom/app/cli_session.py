@@ -13,7 +13,13 @@ from rich.console import Console
 
 from loom.adapters.determinism import RandomIds, SystemClock, context_from
 from loom.app.config import LoomConfig, load_config, loom_home
-from loom.app.cowork import Command, LineClient, LineInput, TerminalApprovals
+from loom.app.cowork import (
+    Command,
+    LineClient,
+    LineInput,
+    TerminalApprovals,
+    TerminalQuestions,
+)
 from loom.app.models import (
     ConfiguredModel,
     build_provider,
@@ -96,6 +102,7 @@ async def run_cowork(
         context=context_from(SystemClock(), RandomIds()),
         provider=build_provider(chosen),
         approvals=TerminalApprovals(console, lines),
+        questions=TerminalQuestions(console, lines),
         views=views,
         loom_home=loom_home(),
         auto_approve=frozenset(config.approval.auto_approve),

@@ -34,7 +34,14 @@ from loom.domain.events import (
 from loom.domain.models import Delta, TextDelta, ThinkingDelta
 from loom.domain.ports import ApprovalAnswer, ApprovalRequest
 
-__all__ = ["HELP", "Command", "LineClient", "LineInput", "TerminalApprovals"]
+__all__ = [
+    "HELP",
+    "Command",
+    "LineClient",
+    "LineInput",
+    "TerminalApprovals",
+    "TerminalQuestions",
+]
 
 HELP = """\
 Commands:
@@ -86,6 +93,19 @@ class TerminalApprovals:
                 case "n" | "no":
                     return ApprovalAnswer("deny", reason.strip())
             self.console.print("please answer y, n (optionally n: reason) or a")
+
+
+@dataclass
+class TerminalQuestions:
+    """Implements ``QuestionPort``: shows the model's question, reads an answer."""
+
+    console: Console
+    lines: LineInput
+
+    async def ask(self, question: str) -> str:
+        self.console.print(f"[bold magenta]question[/] {question}")
+        answer = await self.lines.read("your answer> ", self.console)
+        return answer if answer is not None else "(no answer: input ended)"
 
 
 Command = Callable[[str], Awaitable[bool]]

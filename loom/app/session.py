@@ -50,6 +50,7 @@ from loom.domain.ports import (
     BlobStore,
     EventLog,
     ModelProvider,
+    QuestionPort,
     ViewStore,
 )
 from loom.domain.prompt import EstimatedCounter, PromptParts, TokenMemo, assemble
@@ -77,6 +78,7 @@ class SessionDeps:
     provider: ModelProvider
     approvals: ApprovalPort
     views: ViewStore | None = None
+    questions: QuestionPort | None = None
     loom_home: Path | None = None
     auto_approve: frozenset[str] = frozenset({"read", "compute"})
     max_loop_iterations: int = 25
@@ -324,6 +326,7 @@ class SessionEngine:
             approve=self._approve_action,
             log=self.deps.log,
             views=self.deps.views,
+            questions=self.deps.questions,
         )
 
     async def _approve_action(self, what: str, why: str) -> bool:

@@ -250,3 +250,28 @@ async def test_turns_that_leave_the_window_are_recorded(world: World) -> None:
     assert trimmed[0].turns[0] == 1
     last_request = model.requests[-1]
     assert "conversation_recall" in last_request.messages[0].content
+
+
+class ScriptedQuestions:
+    def __init__(self, answer: str) -> None:
+        self.answer = answer
+        self.asked: list[str] = []
+
+    async def ask(self, question: str) -> str:
+        self.asked.append(question)
+        return self.answer
+
+
+async def test_ask_user_goes_through_the_question_port(world: World) -> None:
+    model = ScriptedProvider(
+        [calls(("ask_user", {"question": "Tabs or spaces?"})), answer("Spaces it is.")]
+    )
+    deps = world.deps(model)
+    deps.questions = questions = ScriptedQuestions("spaces")
+    engine = await SessionEngine.start(deps, world.workspace)
+    await engine.send("format the file")
+    assert questions.asked == ["Tabs or spaces?"]
+    assert tool_messages(model.requests[1]) == ["The user answered: spaces"]
+    types = [e.type for e in await world.events(engine)]
+    assert "user.question.asked" in types
+    assert "user.question.answered" in types

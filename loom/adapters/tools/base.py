@@ -24,7 +24,7 @@ from loom.adapters.tools.changes import ChangeRecorder
 from loom.adapters.tools.workspace import Workspace, WorkspaceError
 from loom.domain.errors import LoomError
 from loom.domain.models import ToolSpec
-from loom.domain.ports import BlobStore, EventLog, Journal, ViewStore
+from loom.domain.ports import BlobStore, EventLog, Journal, QuestionPort, ViewStore
 from loom.domain.toolcalls import ParsedToolCall, validate_tool_call
 from loom.projections.file_knowledge import FileKnowledge
 
@@ -79,6 +79,7 @@ class ToolContext:
     approve: Approver | None = None
     log: EventLog | None = None
     views: ViewStore | None = None
+    questions: QuestionPort | None = None
 
     async def confirm(self, what: str, why: str) -> None:
         """Raise ``ToolError`` unless the approver allows ``what``."""
