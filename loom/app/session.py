@@ -102,10 +102,13 @@ class _ObservedJournal(StreamJournal):
         super().__init__(*args)
         self._engine = engine
 
-    async def record(self, cls: type[E], **fields: Any) -> E:
-        event = await super().record(cls, **fields)
-        self._engine._observe(event)
-        return event
+    async def record_many(
+        self, *specs: tuple[type[Event], dict[str, Any]]
+    ) -> list[Event]:
+        events = await super().record_many(*specs)
+        for event in events:
+            self._engine._observe(event)
+        return events
 
 
 class SessionEngine:
@@ -125,6 +128,7 @@ class SessionEngine:
         )
         self._memo = TokenMemo(EstimatedCounter())
         self._trimmed: set[int] = set()
+        self._summary = ""
         self._turn: asyncio.Task[TurnOutcome] | None = None
 
     @classmethod
@@ -164,6 +168,8 @@ class SessionEngine:
         self._turn = asyncio.current_task()
         try:
             await self.journal.record(UserMessaged, text=text)
+            # Once per turn: the model's own changes show in its tool results.
+            self._summary = await asyncio.to_thread(workspace_summary, self.workspace)
             return await self._loop()
         except asyncio.CancelledError:
             await asyncio.shield(self._cancelled())
@@ -209,11 +215,10 @@ class SessionEngine:
     async def _request(self) -> ModelRequest:
         capabilities = self.provider.capabilities
         budget = capabilities.context_length - self.deps.max_tokens
-        summary = await asyncio.to_thread(workspace_summary, self.workspace)
         parts = PromptParts(
             identity=IDENTITY,
             tool_guidance=TOOL_GUIDANCE,
-            workspace=summary,
+            workspace=self._summary,
             history=self.state.turns,
         )
         prompt = assemble(parts, budget, self._memo.counter, memo=self._memo)
@@ -229,23 +234,34 @@ class SessionEngine:
         )
 
     async def _handle(self, call: ToolCall) -> None:
-        await self.journal.record(
-            ToolCallRequested, call_id=call.id, tool=call.name, arguments=call.arguments
+        requested = (
+            ToolCallRequested,
+            {"call_id": call.id, "tool": call.name, "arguments": call.arguments},
         )
-        repeats = self.state.repeats_of(call.name, call.arguments)
+        repeats = self.state.repeats_of(call.name, call.arguments) + 1
         if repeats >= DOOM_LOOP_REPEATS:
+            await self.journal.record_many(requested)
             await self._doom_loop(call, repeats)
-        elif await self._approved(call):
+        elif self._auto_approved(call):
+            # One transaction for the request and the policy's approval.
+            approved = (ToolCallApproved, {"call_id": call.id, "by": "policy"})
+            await self.journal.record_many(requested, approved)
             await self._run(call)
+        else:
+            await self.journal.record_many(requested)
+            if await self._approved(call):
+                await self._run(call)
+
+    def _auto_approved(self, call: ToolCall) -> bool:
+        tool = self.tools.tools.get(call.name)
+        return (
+            tool is None
+            or tool.kind in self.deps.auto_approve
+            or call.name in self.state.always_approved
+        )
 
     async def _approved(self, call: ToolCall) -> bool:
-        tool = self.tools.tools.get(call.name)
-        if tool is None or tool.kind in self.deps.auto_approve:
-            await self.journal.record(ToolCallApproved, call_id=call.id, by="policy")
-            return True
-        if call.name in self.state.always_approved:
-            await self.journal.record(ToolCallApproved, call_id=call.id, by="policy")
-            return True
+        tool = self.tools.tools[call.name]
         answer = await self.deps.approvals.ask(
             ApprovalRequest(call.id, call.name, call.arguments, f"{tool.kind} tool")
         )

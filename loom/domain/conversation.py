@@ -92,8 +92,7 @@ class ConversationState:
             self.todos = list(event.items)
 
     def repeats_of(self, tool: str, arguments: dict[str, Any]) -> int:
-        """How many of the latest calls in a row (the newest included) were
-        exactly this one."""
+        """How many of the latest recorded calls in a row were exactly this one."""
         key = (tool, _canonical(arguments))
         count = 0
         for earlier_tool, earlier_args, _ in reversed(self.recent_calls):

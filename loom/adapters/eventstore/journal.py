@@ -43,16 +43,25 @@ class StreamJournal:
         return str(self._context.new_id())
 
     async def record(self, cls: type[E], **fields: Any) -> E:
+        (event,) = await self.record_many((cls, fields))
+        return event  # type: ignore[return-value]
+
+    async def record_many(
+        self, *specs: tuple[type[Event], dict[str, Any]]
+    ) -> list[Event]:
+        """Append several new events in one transaction (all or none)."""
         async with self._lock:
             if self._unsure:
                 self._cursor.version = await self._log.stream_version(self.stream)
                 self._unsure = False
-            event = self._cursor.new(cls, **fields)
+            first = self._cursor.version
+            events = [self._cursor.new(cls, **fields) for cls, fields in specs]
             try:
-                await self._log.append([event])
+                await self._log.append(events)
             except BaseException:
                 # A cancelled await may still have committed on the writer
                 # thread, so the true version is read back before the next event.
+                self._cursor.version = first
                 self._unsure = True
                 raise
-            return event
+            return events

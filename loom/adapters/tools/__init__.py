@@ -14,7 +14,18 @@ from loom.adapters.tools.base import (
 
 __all__ = ["Tool", "ToolContext", "ToolResult", "ToolRunner", "registered_tools"]
 
-_MODULES = ("files", "edit", "fs", "search", "web", "code", "calc", "office", "todo", "ask")
+_MODULES = (
+    "files",
+    "edit",
+    "fs",
+    "search",
+    "web",
+    "code",
+    "calc",
+    "office",
+    "todo",
+    "ask",
+)
 
 for _module in _MODULES:
     importlib.import_module(f"loom.adapters.tools.{_module}")

@@ -45,6 +45,7 @@ ToolKind = Literal["read", "write", "shell", "git", "network", "compute"]
 DEFAULT_OUTPUT_CAP = 30_000
 
 _REGISTRY: dict[str, type[Tool]] = {}
+_SPECS: dict[type[Tool], ToolSpec] = {}
 
 
 class ToolError(LoomError):
@@ -128,9 +129,14 @@ class Tool(ABC):
 
     @classmethod
     def spec(cls) -> ToolSpec:
-        """How the tool is described to a model."""
-        schema = _without_titles(cls.Args.model_json_schema())
-        return ToolSpec(name=cls.name, description=cls.description, parameters=schema)
+        """How the tool is described to a model (generated once per class)."""
+        cached = _SPECS.get(cls)
+        if cached is None:
+            schema = _without_titles(cls.Args.model_json_schema())
+            cached = _SPECS[cls] = ToolSpec(
+                name=cls.name, description=cls.description, parameters=schema
+            )
+        return cached
 
     @abstractmethod
     async def run(self, args: Any, ctx: ToolContext) -> str:
