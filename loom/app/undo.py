@@ -84,6 +84,12 @@ async def undo_changes(
     workspace = Workspace(workspace_root or _workspace_of(events, stream))
     current = await asyncio.to_thread(_current_digests, workspace, changes)
     plan = plan_undo(changes, current)
+    if plan.unrestorable:
+        paths = ", ".join(sorted({c.path for c in plan.unrestorable}))
+        raise UndoError(
+            f"cannot undo: no copy of the earlier content of {paths} was kept "
+            "(changed by a command, too large to keep); nothing was changed"
+        )
     if plan.conflicts and not force:
         details = "\n  ".join(c.describe() for c in plan.conflicts)
         raise UndoError(

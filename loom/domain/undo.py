@@ -53,10 +53,13 @@ class Conflict:
 
 @dataclass(frozen=True)
 class UndoPlan:
-    """The steps to run, newest change first, and the conflicts found."""
+    """The steps to run, newest change first, the conflicts found, and the
+    changes that cannot be undone because no copy of the before-state was kept
+    (a file a shell command changed that was too large to keep)."""
 
     steps: list[UndoStep]
     conflicts: list[Conflict]
+    unrestorable: list[FileChanged]
 
 
 def plan_undo(
@@ -69,6 +72,7 @@ def plan_undo(
     state = dict(current)
     steps: list[UndoStep] = []
     conflicts: list[Conflict] = []
+    lost = [c for c in changes if c.kind in ("modify", "delete") and c.before is None]
     for change in reversed(changes):
         target = change.new_path if change.kind == "rename" else change.path
         assert target is not None
@@ -78,7 +82,7 @@ def plan_undo(
             )
         steps.append(_step(change))
         _apply(state, change)
-    return UndoPlan(steps, conflicts)
+    return UndoPlan(steps, conflicts, lost)
 
 
 def _step(change: FileChanged) -> UndoStep:

@@ -162,3 +162,27 @@ async def test_the_cli_lists_and_undoes_changes(setup: Setup) -> None:
     assert "(reverted)" in loom("changes", STREAM).stdout
     assert loom("undo", "--task", "task-nope").returncode == 2
     setup.log = AsyncEventLog(EventStore(SQLiteBackend(setup.home / "loom.db")))
+
+
+async def test_shell_made_changes_are_undone_byte_exactly(setup: Setup) -> None:
+    before = tree(setup.workspace)
+    runner = await setup.runner()
+    command = (
+        "printf 'made by shell\\n' > shell.txt && rm image.bin && "
+        "printf '\\000\\001binary' > keep.txt && mkdir -p d && echo x > d/y.txt"
+    )
+    result = await runner.call("shell_execute", {"command": command})
+    assert not result.is_error, result.text
+    shell_changes = [
+        e
+        for e in await setup.log.read_stream(STREAM)
+        if isinstance(e, FileChanged) and e.cause == "shell"
+    ]
+    assert {(c.path, c.kind) for c in shell_changes} == {
+        ("shell.txt", "create"),
+        ("image.bin", "delete"),
+        ("keep.txt", "modify"),
+        ("d/y.txt", "create"),
+    }
+    await setup.undo()
+    assert tree(setup.workspace) == before

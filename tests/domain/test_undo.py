@@ -74,3 +74,9 @@ def test_a_recreated_file_conflicts_with_undoing_its_deletion() -> None:
     plan = plan_undo([deleted], {"f.py": B})
     assert plan.conflicts[0].found == B
     assert plan.conflicts[0].expected is None
+
+
+def test_a_change_whose_before_state_was_not_kept_is_unrestorable() -> None:
+    lost = change("modify", "big.bin", None, A)
+    plan = plan_undo([lost], {"big.bin": A})
+    assert plan.unrestorable == [lost]

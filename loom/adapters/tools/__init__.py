@@ -25,6 +25,8 @@ _MODULES = (
     "office",
     "todo",
     "ask",
+    "shell",
+    "git",
 )
 
 for _module in _MODULES:

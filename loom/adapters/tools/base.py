@@ -21,6 +21,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from loom.adapters.tools.changes import ChangeRecorder
+from loom.adapters.tools.scanner import WorkspaceScanner
 from loom.adapters.tools.workspace import Workspace, WorkspaceError
 from loom.domain.errors import LoomError
 from loom.domain.models import ToolSpec
@@ -81,6 +82,9 @@ class ToolContext:
     log: EventLog | None = None
     views: ViewStore | None = None
     questions: QuestionPort | None = None
+    workspace_scanner: WorkspaceScanner | None = field(
+        default=None, repr=False, compare=False
+    )
 
     async def confirm(self, what: str, why: str) -> None:
         """Raise ``ToolError`` unless the approver allows ``what``."""
