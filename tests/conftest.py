@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import os
+import socket
+import subprocess
+import sys
+import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import httpx
 import psycopg
 import pytest
 
@@ -13,6 +18,7 @@ from loom.adapters.determinism import SequentialIds, SteppingClock, context_from
 from loom.adapters.eventstore.backends import Backend, PostgresBackend, SQLiteBackend
 from loom.adapters.eventstore.log import AsyncEventLog
 from loom.adapters.eventstore.store import EventStore
+from loom.adapters.models.llamacpp import default_model_path
 from loom.domain.eventbase import Context
 
 POSTGRES_ENV = "LOOM_TEST_POSTGRES_URL"
@@ -75,6 +81,68 @@ async def log(store: EventStore) -> AsyncIterator[AsyncEventLog]:
     opened = AsyncEventLog(store)
     yield opened
     opened._writer.shutdown(wait=True)
+
+
+# --- a real llama.cpp server serving SmolLM2, started once per test run ------
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def llama_server() -> Iterator[str]:
+    """The base URL (ending in /v1) of a running ``llama_cpp.server``."""
+    port = _free_port()
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "llama_cpp.server",
+            "--model",
+            str(default_model_path()),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--chat_format",
+            "chatml-function-calling",
+            "--n_ctx",
+            "4096",
+            "--verbose",
+            "false",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}/v1"
+    try:
+        _wait_until_up(server, base)
+        yield base
+    finally:
+        server.terminate()
+        try:
+            server.communicate(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.communicate()
+
+
+def _wait_until_up(server: subprocess.Popen[str], base: str) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            _, errors = server.communicate()
+            pytest.fail(f"llama_cpp.server exited: {errors[-2000:]}")
+        try:
+            if httpx.get(f"{base}/models", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    pytest.fail("llama_cpp.server did not start within 60 s")
 
 
 __all__ = ["PostgresBackend", "SQLiteBackend", "postgres_url", "reset_postgres"]

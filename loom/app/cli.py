@@ -7,6 +7,7 @@ import json
 import sys
 from collections.abc import Callable
 from dataclasses import asdict
+from pathlib import Path
 from typing import Any
 
 import click
@@ -42,10 +43,25 @@ EXIT_USAGE = 2
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 @click.version_option(__version__, prog_name="loom")
+@click.option("--resume", "resume", help="Continue a session where it stopped.")
+@click.option(
+    "-w",
+    "--workspace",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=".",
+    help="The workspace (default: the current directory).",
+)
+@click.option("-m", "--model", "model", help="A model name from loom.toml.")
 @click.pass_context
-def main(ctx: click.Context) -> None:
+def main(
+    ctx: click.Context, resume: str | None, workspace: Path, model: str | None
+) -> None:
     """Loom: an agent harness for local models, built on an event log."""
-    if ctx.invoked_subcommand is None:
+    if ctx.invoked_subcommand is not None:
+        return
+    if resume is not None:
+        cli_session.run_session(workspace, model, resume)
+    else:
         click.echo(ctx.get_help())
 
 

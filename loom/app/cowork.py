@@ -160,6 +160,10 @@ class LineClient:
         if self._streaming:
             self.console.print()
             self._streaming = False
+        if outcome.status == "failed":
+            self.console.print(
+                f"model call failed: {outcome.answer}", style="red", markup=False
+            )
         if outcome.status == "loop_limit":
             self.console.print(
                 "[yellow]stopped: the tool-call limit for one turn was reached[/]"

@@ -23,7 +23,7 @@ __all__ = [
 ]
 
 DEFAULT_MODEL_NAME = "smollm2"
-DEFAULT_CONTEXT = 4096
+DEFAULT_CONTEXT = 8192
 _NOTICE_MARKER = ".default-model-notice-shown"
 
 _DEFAULT_URLS = {

@@ -12,6 +12,7 @@ never finished is recorded as interrupted and never re-run silently.
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,8 +42,10 @@ from loom.domain.events import (
 from loom.domain.models import (
     Completion,
     Delta,
+    ModelError,
     ModelParams,
     ModelRequest,
+    ToolSpec,
 )
 from loom.domain.ports import (
     ApprovalPort,
@@ -89,7 +92,8 @@ class SessionDeps:
 
 @dataclass(frozen=True)
 class TurnOutcome:
-    """How a turn ended: ``answered``, ``loop_limit`` or ``cancelled``."""
+    """How a turn ended: ``answered``, ``loop_limit``, ``cancelled`` or ``failed``
+    (the model call failed; ``answer`` then holds the error)."""
 
     status: str
     answer: str = ""
@@ -129,6 +133,8 @@ class SessionEngine:
         self._memo = TokenMemo(EstimatedCounter())
         self._trimmed: set[int] = set()
         self._summary = ""
+        self._specs_tokens: int | None = None
+        self._calibrated = False
         self._turn: asyncio.Task[TurnOutcome] | None = None
 
     @classmethod
@@ -170,10 +176,14 @@ class SessionEngine:
             await self.journal.record(UserMessaged, text=text)
             # Once per turn: the model's own changes show in its tool results.
             self._summary = await asyncio.to_thread(workspace_summary, self.workspace)
+            await self._calibrate()
             return await self._loop()
         except asyncio.CancelledError:
             await asyncio.shield(self._cancelled())
             return TurnOutcome("cancelled")
+        except ModelError as error:
+            # Already recorded as model.call.failed; the session stays usable.
+            return TurnOutcome("failed", str(error))
         finally:
             self._turn = None
 
@@ -221,7 +231,14 @@ class SessionEngine:
             workspace=self._summary,
             history=self.state.turns,
         )
-        prompt = assemble(parts, budget, self._memo.counter, memo=self._memo)
+        specs = self.tools.specs()
+        prompt = assemble(
+            parts,
+            budget,
+            self._memo.counter,
+            reserve=self._tool_tokens(specs),
+            memo=self._memo,
+        )
         newly = sorted(set(prompt.dropped_turns) - self._trimmed)
         if newly:
             self._trimmed.update(newly)
@@ -229,9 +246,28 @@ class SessionEngine:
         params = ModelParams(
             max_tokens=self.deps.max_tokens, temperature=self.deps.temperature
         )
-        return ModelRequest(
-            messages=prompt.messages, tools=self.tools.specs(), params=params
-        )
+        return ModelRequest(messages=prompt.messages, tools=specs, params=params)
+
+    def _tool_tokens(self, specs: list[ToolSpec]) -> int:
+        # Tool definitions travel with every request (as native tools or in
+        # the system prompt), so their tokens are kept out of the history.
+        if self._specs_tokens is None:
+            text = json.dumps([s.model_dump() for s in specs])
+            self._specs_tokens = self._memo.counter.count(text) + 16 * len(specs)
+        return self._specs_tokens
+
+    async def _calibrate(self) -> None:
+        """Fit the token estimate to the model's own tokenizer, when it has one."""
+        count = getattr(self.deps.provider, "count_tokens", None)
+        if self._calibrated or count is None:
+            return
+        self._calibrated = True
+        specs = json.dumps([s.model_dump() for s in self.tools.specs()])
+        samples = [IDENTITY, TOOL_GUIDANCE, self._summary, specs]
+        counts = [await asyncio.to_thread(count, text) for text in samples]
+        counter = EstimatedCounter.calibrated(zip(samples, counts, strict=True))
+        self._memo = TokenMemo(counter)
+        self._specs_tokens = None
 
     async def _handle(self, call: ToolCall) -> None:
         requested = (

@@ -238,8 +238,8 @@ async def test_the_loop_limit_ends_a_runaway_turn(world: World) -> None:
 
 
 async def test_turns_that_leave_the_window_are_recorded(world: World) -> None:
-    words = "word " * 400
-    model = ScriptedProvider([answer(words) for _ in range(6)], context_length=2600)
+    words = "word " * 600
+    model = ScriptedProvider([answer(words) for _ in range(6)], context_length=7000)
     deps = world.deps(model)
     deps.max_tokens = 256
     engine = await SessionEngine.start(deps, world.workspace)
