@@ -23,6 +23,7 @@ from loom.adapters.eventstore.backends import SQLiteBackend
 from loom.adapters.eventstore.log import AsyncEventLog
 from loom.adapters.eventstore.store import EventStore
 from loom.adapters.models.openai_compatible import OpenAICompatibleProvider
+from loom.adapters.views import SQLiteViewStore
 from loom.app.session import SessionDeps, SessionEngine
 from loom.domain.eventbase import Event
 from loom.domain.events import (
@@ -208,3 +209,33 @@ async def test_resume_after_sigkill_mid_tool_tells_the_model(
         await asyncio.to_thread(
             subprocess.run, ["pkill", "-f", "sleep 20"], check=False
         )
+
+
+async def test_a_turn_that_left_the_window_can_be_recalled(
+    llama_server: str, log: AsyncEventLog, workspace: Path, tmp_path: Path
+) -> None:
+    views = await SQLiteViewStore.connect(str(tmp_path / "views.db"))
+    provider = smollm(llama_server)
+    provider.capabilities = provider.capabilities.model_copy(
+        update={"context_length": 2600}
+    )
+    session_deps = deps(log, provider, Approve())
+    session_deps.views = views
+    session_deps.max_tokens = 48
+    engine = await SessionEngine.start(session_deps, workspace)
+    await engine.send("My secret word is pelican. " + "Filler sentence. " * 120)
+    for n in range(3):
+        await engine.send(f"Tell me about number {n}. " + "More filler. " * 120)
+    events = await log.read_stream(engine.stream)
+    trimmed = [t for e in events if e.type == "context.trimmed" for t in e.turns]  # type: ignore[attr-defined]
+    assert 1 in trimmed
+    recalled = await engine.tools.call(
+        "conversation_recall", {"mode": "turns", "first": 1}
+    )
+    assert not recalled.is_error, recalled.text
+    assert "pelican" in recalled.text
+    found = await engine.tools.call(
+        "conversation_recall", {"mode": "search", "query": "pelican"}
+    )
+    assert "pelican" in found.text
+    await views.close()

@@ -27,6 +27,7 @@ _MODULES = (
     "ask",
     "shell",
     "git",
+    "recall",
 )
 
 for _module in _MODULES:
