@@ -230,6 +230,7 @@ class SessionEngine:
             tool_guidance=TOOL_GUIDANCE,
             workspace=self._summary,
             history=self.state.turns,
+            recall_numbers=self.state.recall_numbers,
         )
         specs = self.tools.specs()
         prompt = assemble(
@@ -242,11 +243,20 @@ class SessionEngine:
         newly = sorted(set(prompt.dropped_turns) - self._trimmed)
         if newly:
             self._trimmed.update(newly)
-            await self.journal.record(ContextTrimmed, turns=newly)
+            await self.journal.record(ContextTrimmed, turns=self._recall_range(newly))
         params = ModelParams(
             max_tokens=self.deps.max_tokens, temperature=self.deps.temperature
         )
         return ModelRequest(messages=prompt.messages, tools=specs, params=params)
+
+    def _recall_range(self, turns: list[int]) -> list[int]:
+        """The recall numbers of every message of the given turns."""
+        numbers = self.state.recall_numbers
+        found: list[int] = []
+        for turn in turns:
+            first = numbers[turn - 2] + 1 if turn > 1 else 1
+            found.extend(range(first, numbers[turn - 1] + 1))
+        return found
 
     def _tool_tokens(self, specs: list[ToolSpec]) -> int:
         # Tool definitions travel with every request (as native tools or in

@@ -56,6 +56,8 @@ class ConversationState:
     todos: list[TodoItem] = field(default_factory=list)
     recent_calls: list[tuple[str, str, str]] = field(default_factory=list)
     results: dict[str, str] = field(default_factory=dict)
+    entries: int = 0
+    recall_numbers: list[int] = field(default_factory=list)
     _roles: dict[str, str] = field(default_factory=dict)
     _open: list[ChatMessage] = field(default_factory=list)
     _waiting: set[str] = field(default_factory=set)
@@ -111,7 +113,15 @@ class ConversationState:
 
     def _add_turn(self, *messages: ChatMessage) -> None:
         self._close_open_turn()
+        self.entries += 1
+        self._append(messages)
+
+    def _append(self, messages: tuple[ChatMessage, ...] | list[ChatMessage]) -> None:
+        # The conversation projection (and so conversation_recall) numbers every
+        # user, assistant and tool message; a turn here groups a call with its
+        # results, so each turn also keeps the number its last message has there.
         self.turns.append(Turn(number=len(self.turns) + 1, messages=tuple(messages)))
+        self.recall_numbers.append(self.entries)
 
     def _assistant(self, event: ModelCallCompleted) -> None:
         if self._roles.get(event.call_id, "executor") != "executor":
@@ -123,6 +133,7 @@ class ConversationState:
             self._add_turn(message)
             return
         self._close_open_turn()
+        self.entries += 1
         self._open = [message]
         self._waiting = {call.id for call in event.tool_calls}
 
@@ -139,6 +150,7 @@ class ConversationState:
             del self.results[stale]
 
     def _tool_result(self, call_id: str, content: str) -> None:
+        self.entries += 1
         call = self.pending.pop(call_id, None)
         self.results[call_id] = content
         if call_id not in self._waiting:
@@ -165,7 +177,7 @@ class ConversationState:
                 )
             )
         opened, self._open, self._waiting = self._open, [], set()
-        self.turns.append(Turn(number=len(self.turns) + 1, messages=tuple(opened)))
+        self._append(opened)
 
     def open_calls(self) -> list[ToolCall]:
         """Calls of the current assistant message still waiting for results."""

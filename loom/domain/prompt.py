@@ -90,6 +90,10 @@ class PromptParts:
         total_turns: How many turns the conversation has before the request.
             Defaults to the number of the last turn of ``history``, which it
             must equal when given; needed only when ``history`` is empty.
+        recall_numbers: When the recall tool numbers the conversation more
+            finely than these turns (each message its own number), entry
+            ``n - 1`` is the recall number of the last message of turn ``n``;
+            the memory index then speaks in recall numbers.
     """
 
     identity: str
@@ -99,6 +103,7 @@ class PromptParts:
     history: Sequence[Turn] = ()
     request: ChatMessage | None = None
     total_turns: int | None = None
+    recall_numbers: Sequence[int] = ()
 
 
 @dataclass(frozen=True)
@@ -186,6 +191,7 @@ def assemble(
     elif memo.counter is not counter:
         raise ValueError("the memo was made with a different counter")
     fit = _Fit(counter, budget - reserve, _total_turns(parts))
+    fit.labels = parts.recall_numbers
     fit.required(parts.identity, parts.request)
     fit.whole("tool_guidance", parts.tool_guidance)
     fit.whole("process", parts.process)
@@ -246,6 +252,7 @@ class _Fit:
     sections: dict[str, int] = field(default_factory=lambda: dict.fromkeys(SECTIONS, 0))
     truncated: list[str] = field(default_factory=list)
     omitted: list[str] = field(default_factory=list)
+    labels: Sequence[int] = ()
 
     separator: int = field(init=False)
     limit: int = field(init=False)
@@ -349,6 +356,8 @@ def _finish(fit: _Fit, history: _Suffix, kept: int) -> AssembledPrompt:
 
 
 def _system_message(fit: _Fit, hidden: int) -> ChatMessage:
+    if 0 < hidden <= len(fit.labels):
+        hidden = fit.labels[hidden - 1]
     index = memory_index(hidden) if hidden > 0 else ""
     fit.sections["memory_index"] = fit.cost(index)
     texts = [fit.texts.get(name, "") for name in SECTIONS[:4]]

@@ -275,3 +275,37 @@ async def test_ask_user_goes_through_the_question_port(world: World) -> None:
     types = [e.type for e in await world.events(engine)]
     assert "user.question.asked" in types
     assert "user.question.answered" in types
+
+
+async def test_the_memory_index_and_recall_use_the_same_numbers(world: World) -> None:
+    from loom.adapters.views import SQLiteViewStore
+    from loom.projections.conversation import Conversation, turns
+    from loom.projections.runner import ProjectionRunner
+
+    filler = "word " * 600
+    script: list[Completion] = []
+    for n in range(4):
+        script += [calls(("read_file", {"path": "notes.txt"})), answer(f"{n} {filler}")]
+    model = ScriptedProvider(script, context_length=7000)
+    deps = world.deps(model)
+    deps.max_tokens = 256
+    engine = await SessionEngine.start(deps, world.workspace)
+    for n in range(4):
+        await engine.send(f"question {n}: {filler}")
+    events = await world.events(engine)
+    trimmed = sorted(
+        {t for e in events if isinstance(e, ContextTrimmed) for t in e.turns}
+    )
+    assert trimmed == list(range(1, trimmed[-1] + 1))
+    system = model.requests[-1].messages[0].content
+    views = await SQLiteViewStore.connect(":memory:")
+    await ProjectionRunner(world.log, views, Conversation()).catch_up()
+    recalled = await turns(views, engine.stream, 1, trimmed[-1])
+    await views.close()
+    # Every trimmed number is a real recall turn, the last one ends a group
+    # (the next recall turn is a new user message or answer), and the index
+    # names exactly that range.
+    assert [t.number for t in recalled] == trimmed
+    assert f"Turns 1-{trimmed[-1]} " in system
+    assert recalled[0].role == "user"
+    assert recalled[0].content.startswith("question 0")
