@@ -32,7 +32,7 @@ class Yes:
 async def main(db: Path, workspace: Path) -> None:
     log = AsyncEventLog(EventStore(SQLiteBackend(db)))
     call = ToolCall(
-        id="slow-1", name="shell_execute", arguments={"command": "sleep 20"}
+        id="slow-1", name="shell_execute", arguments={"command": "sleep 21.5"}
     )
     deps = SessionDeps(
         log=log,

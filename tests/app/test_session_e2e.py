@@ -207,7 +207,10 @@ async def test_resume_after_sigkill_mid_tool_tells_the_model(
     finally:
         await log.close()
         await asyncio.to_thread(
-            subprocess.run, ["pkill", "-f", "sleep 20"], check=False
+            # Only the orphaned command itself: an anchored, exact match.
+            subprocess.run,
+            ["pkill", "-x", "-f", r"sleep 21\.5"],
+            check=False,
         )
 
 
