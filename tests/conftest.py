@@ -15,7 +15,7 @@ import psycopg
 import pytest
 
 from loom.adapters.determinism import SequentialIds, SteppingClock, context_from
-from loom.adapters.eventstore.backends import Backend, PostgresBackend, SQLiteBackend
+from loom.adapters.eventstore.backends import Backend, open_backend
 from loom.adapters.eventstore.log import AsyncEventLog
 from loom.adapters.eventstore.store import EventStore
 from loom.adapters.models.llamacpp import default_model_path
@@ -64,8 +64,6 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 @pytest.fixture
 def backend(store_url: str) -> Iterator[Backend]:
-    from loom.adapters.eventstore.backends import open_backend
-
     opened = open_backend(store_url)
     yield opened
     opened.close()
@@ -143,6 +141,3 @@ def _wait_until_up(server: subprocess.Popen[str], base: str) -> None:
         except httpx.HTTPError:
             time.sleep(0.2)
     pytest.fail("llama_cpp.server did not start within 60 s")
-
-
-__all__ = ["PostgresBackend", "SQLiteBackend", "postgres_url", "reset_postgres"]

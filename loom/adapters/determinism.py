@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 import uuid
-from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
@@ -13,7 +12,6 @@ from loom.domain.ports import Clock, IdGen
 
 __all__ = [
     "RandomIds",
-    "ScriptedIds",
     "SequentialIds",
     "SteppingClock",
     "SystemClock",
@@ -60,19 +58,6 @@ class SequentialIds:
 
     def new_id(self) -> UUID:
         return UUID(int=next(self._counter))
-
-
-class ScriptedIds:
-    """Hands out the given ids in order (replay answers with the recorded ones)."""
-
-    def __init__(self, ids: Iterable[UUID]) -> None:
-        self._ids: Iterator[UUID] = iter(ids)
-
-    def new_id(self) -> UUID:
-        try:
-            return next(self._ids)
-        except StopIteration:
-            raise LookupError("the recorded ids are exhausted") from None
 
 
 def context_from(clock: Clock, ids: IdGen) -> Context:

@@ -23,11 +23,15 @@ from loom.app.models import (
     default_model_notice,
 )
 from loom.app.render import render_change, render_models
-from loom.app.undo import UndoError, find_change_stream, undo_changes
+from loom.app.undo import (
+    UndoError,
+    find_change_stream,
+    find_subtask_stream,
+    undo_changes,
+)
 from loom.app.wiring import Stores, open_stores
 from loom.domain.errors import LoomError
 from loom.domain.eventbase import ENVELOPE_FIELDS
-from loom.domain.events import FileChanged
 from loom.domain.models import ProbeResult
 from loom.domain.ports import Recorded
 from loom.projections.changelog import Changelog, list_changes
@@ -202,16 +206,16 @@ async def _undo(
     force: bool,
 ) -> None:
     ids = None
-    if change is not None:
-        stream, full_id = await find_change_stream(stores.log, change)
-        ids = [full_id]
-    elif subtask is not None:
-        stream = await _stream_of_subtask(stores, subtask)
-    assert stream is not None
-    if await stores.log.stream_version(stream) == 0:
-        raise _UsageFailure(f"no session or task named {stream!r}")
     context = context_from(SystemClock(), RandomIds())
     try:
+        if change is not None:
+            stream, full_id = await find_change_stream(stores.log, change)
+            ids = [full_id]
+        elif subtask is not None:
+            stream = await find_subtask_stream(stores.log, subtask)
+        assert stream is not None
+        if await stores.log.stream_version(stream) == 0:
+            raise UndoError(f"no session or task named {stream!r}")
         report = await undo_changes(
             stores.log, stores.blobs, context, stream,
             change_ids=ids, subtask_id=subtask, force=force,
@@ -221,17 +225,6 @@ async def _undo(
     for restored in report.restored:
         click.echo(f"restored {restored.path} ({restored.kind})")
     click.echo(f"undid {len(report.reverted)} change(s) in {stream}")
-
-
-async def _stream_of_subtask(stores: Stores, subtask: str) -> str:
-    position = 0
-    while page := await stores.log.read_all(after=position, types=[FileChanged.type]):
-        for recorded in page:
-            event = recorded.event
-            if isinstance(event, FileChanged) and event.subtask_id == subtask:
-                return event.stream
-        position = page[-1].position
-    raise _UsageFailure(f"subtask {subtask!r} made no file changes")
 
 
 def _payload(recorded: Recorded) -> dict[str, Any]:

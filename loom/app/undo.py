@@ -9,7 +9,7 @@ undo replaces is itself snapshotted and the undo can be undone.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Collection
+from collections.abc import AsyncIterator, Collection
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,7 +29,14 @@ from loom.domain.ports import BlobStore, EventLog
 from loom.domain.undo import UndoStep, plan_undo
 from loom.projections.file_knowledge import FileKnowledge
 
-__all__ = ["UndoError", "UndoReport", "find_change_stream", "undo_changes"]
+__all__ = [
+    "UndoError",
+    "UndoReport",
+    "file_changes",
+    "find_change_stream",
+    "find_subtask_stream",
+    "undo_changes",
+]
 
 
 class UndoError(LoomError):
@@ -45,18 +52,31 @@ class UndoReport:
     forced: bool
 
 
-async def find_change_stream(log: EventLog, change_prefix: str) -> tuple[str, str]:
-    """The stream and full id of the one change whose id starts with the prefix."""
-    matches: dict[str, str] = {}
+async def file_changes(log: EventLog) -> AsyncIterator[FileChanged]:
+    """Every ``file.changed`` in the log, oldest first."""
     position = 0
     while page := await log.read_all(after=position, types=[FileChanged.type]):
         for recorded in page:
-            event = recorded.event
-            if isinstance(event, FileChanged) and event.change_id.startswith(
-                change_prefix
-            ):
-                matches[event.change_id] = event.stream
+            if isinstance(recorded.event, FileChanged):
+                yield recorded.event
         position = page[-1].position
+
+
+async def find_subtask_stream(log: EventLog, subtask_id: str) -> str:
+    """The stream of the task whose subtask ``subtask_id`` changed files."""
+    async for change in file_changes(log):
+        if change.subtask_id == subtask_id:
+            return change.stream
+    raise UndoError(f"subtask {subtask_id!r} made no file changes")
+
+
+async def find_change_stream(log: EventLog, change_prefix: str) -> tuple[str, str]:
+    """The stream and full id of the one change whose id starts with the prefix."""
+    matches = {
+        change.change_id: change.stream
+        async for change in file_changes(log)
+        if change.change_id.startswith(change_prefix)
+    }
     if not matches:
         raise UndoError(f"no change with id {change_prefix!r}; see `loom changes`")
     if len(matches) > 1:

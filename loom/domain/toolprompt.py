@@ -10,9 +10,14 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
-from loom.domain.models import ChatMessage, ToolSpec
+from loom.domain.models import ChatMessage, ModelError, ModelRequest, ToolSpec
 
-__all__ = ["forced_call_schema", "tools_as_text", "with_tools_in_system_prompt"]
+__all__ = [
+    "forced_call_schema",
+    "forced_tool",
+    "tools_as_text",
+    "with_tools_in_system_prompt",
+]
 
 
 def tools_as_text(tools: Sequence[ToolSpec]) -> str:
@@ -43,6 +48,19 @@ def with_tools_in_system_prompt(
         merged = first.model_copy(update={"content": f"{first.content}\n\n{block}"})
         return [merged, *messages[1:]]
     return [ChatMessage(role="system", content=block), *messages]
+
+
+def forced_tool(request: ModelRequest) -> ToolSpec | None:
+    """The tool ``request`` forces the model to call, if any."""
+    name = request.params.force_tool
+    if name is None:
+        return None
+    for tool in request.tools:
+        if tool.name == name:
+            return tool
+    raise ModelError(
+        f"force_tool names {name!r}, which is not among the request's tools"
+    )
 
 
 def forced_call_schema(tool: ToolSpec) -> dict[str, object]:

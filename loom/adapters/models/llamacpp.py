@@ -35,7 +35,11 @@ from loom.domain.models import (
     ToolCallDelta,
     ToolSpec,
 )
-from loom.domain.toolprompt import forced_call_schema, with_tools_in_system_prompt
+from loom.domain.toolprompt import (
+    forced_call_schema,
+    forced_tool,
+    with_tools_in_system_prompt,
+)
 
 __all__ = ["DEFAULT_GGUF", "LlamaCppProvider", "default_model_path"]
 
@@ -131,7 +135,7 @@ class LlamaCppProvider:
     async def _stream(self, request: ModelRequest) -> AsyncIterator[StreamItem]:
         started = time.perf_counter()
         builder = CompletionBuilder(request.fingerprint()[:12], request.tools)
-        forced = _forced_tool(request)
+        forced = forced_tool(request)
         run = _Run(self._arguments(request, forced))
         splitter = ThinkSplitter()
         pieces: list[str] = []
@@ -221,18 +225,6 @@ class LlamaCppProvider:
                 verbose=False,
             )
         return self._llama
-
-
-def _forced_tool(request: ModelRequest) -> ToolSpec | None:
-    name = request.params.force_tool
-    if name is None:
-        return None
-    for tool in request.tools:
-        if tool.name == name:
-            return tool
-    raise ModelError(
-        f"force_tool names {name!r}, which is not among the request's tools"
-    )
 
 
 def _forced_call_delta(text: str, tool: ToolSpec) -> ToolCallDelta:

@@ -54,14 +54,17 @@ from loom.domain.models import (
     ToolCallDelta,
     ToolSpec,
 )
-from loom.domain.toolprompt import with_tools_in_system_prompt
+from loom.domain.toolprompt import (
+    forced_call_schema,
+    forced_tool,
+    with_tools_in_system_prompt,
+)
 
 __all__ = [
     "DEFAULT_CONTEXT_LENGTH",
     "OllamaProvider",
     "choose_num_ctx",
     "estimate_prompt_tokens",
-    "forced_tool_format",
     "model_context_length",
     "truncation_warning",
 ]
@@ -150,25 +153,6 @@ def model_context_length(show: Mapping[str, Any]) -> int | None:
         return None
     value = info.get(f"{info.get('general.architecture')}.context_length")
     return value if isinstance(value, int) and value > 0 else None
-
-
-def forced_tool_format(name: str, tools: Sequence[ToolSpec]) -> dict[str, Any]:
-    """The ``format`` schema that makes the model call tool ``name``.
-
-    Ollama has no ``tool_choice``; constraining the answer to
-    ``{"name": name, "arguments": <its parameters>}`` forces the call.
-    """
-    parameters = next(
-        (tool.parameters for tool in tools if tool.name == name), {"type": "object"}
-    )
-    return {
-        "type": "object",
-        "properties": {
-            "name": {"type": "string", "const": name},
-            "arguments": parameters,
-        },
-        "required": ["name", "arguments"],
-    }
 
 
 @dataclass(frozen=True)
@@ -469,8 +453,9 @@ def _options(request: ModelRequest, num_ctx: int) -> dict[str, Any]:
 
 def _answer_format(request: ModelRequest) -> dict[str, Any] | None:
     params = request.params
-    if params.force_tool:
-        return forced_tool_format(params.force_tool, request.tools)
+    tool = forced_tool(request)
+    if tool is not None:
+        return forced_call_schema(tool)
     return params.json_schema
 
 

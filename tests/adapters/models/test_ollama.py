@@ -38,6 +38,7 @@ from loom.domain.models import (
     ToolCallDelta,
     ToolSpec,
 )
+from loom.domain.toolprompt import forced_call_schema
 
 FIXTURES = Path(__file__).parents[2] / "fixtures" / "ollama"
 MODEL = "llama3.2"
@@ -547,14 +548,12 @@ async def test_a_forced_tool_is_a_format_schema_and_comes_back_as_a_call(
     body = server.chats[0]
     assert body["stream"] is False
     assert "tools" not in body
-    assert body["format"] == {
-        "type": "object",
-        "properties": {
-            "name": {"type": "string", "const": "get_current_weather"},
-            "arguments": WEATHER.parameters,
-        },
-        "required": ["name", "arguments"],
+    assert body["format"] == forced_call_schema(WEATHER)
+    assert body["format"]["properties"] == {
+        "name": {"type": "string", "enum": ["get_current_weather"]},
+        "arguments": WEATHER.parameters,
     }
+    assert body["format"]["required"] == ["name", "arguments"]
     assert body["messages"][0]["role"] == "system"
     assert "`get_current_weather`" in body["messages"][0]["content"]
     assert not [i for i in items if isinstance(i, TextDelta)]
