@@ -14,7 +14,7 @@ import click
 
 from loom import __version__
 from loom.adapters.determinism import RandomIds, SystemClock, context_from
-from loom.app import cli_session
+from loom.app import cli_replay, cli_run, cli_session, cli_tasks
 from loom.app.config import load_config, loom_home
 from loom.app.models import (
     ConfiguredModel,
@@ -298,3 +298,6 @@ def _redact(url: str) -> str:
 
 
 cli_session.register(main)
+cli_run.register(main)
+cli_tasks.register(main)
+cli_replay.register(main)

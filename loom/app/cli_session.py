@@ -11,7 +11,12 @@ from pathlib import Path
 import click
 from rich.console import Console
 
-from loom.adapters.determinism import RandomIds, SystemClock, context_from
+from loom.adapters.determinism import (
+    RandomIds,
+    SystemClock,
+    context_from,
+    stream_context,
+)
 from loom.app.config import LoomConfig, load_config, loom_home
 from loom.app.cowork import (
     Command,
@@ -109,6 +114,8 @@ async def run_cowork(
         max_loop_iterations=config.execution.max_loop_iterations,
         max_tokens=chosen.config.max_tokens,
         temperature=chosen.config.temperature,
+        # Ids and times per stream, so the session can be replayed exactly.
+        contexts=lambda stream, version: stream_context(stream, version, SystemClock()),
     )
     try:
         engine = await _open(deps, workspace, resume)

@@ -28,7 +28,9 @@ __all__ = [
 ]
 
 ROLES = ("planner", "executor", "verifier", "extractor")
-Role = Literal["planner", "executor", "verifier", "extractor"]
+Role = Literal["planner", "executor", "verifier", "extractor", "escalation"]
+"""``escalation`` marks a stronger model that takes over a subtask whose retries
+ran out; it is never a default role."""
 Provider = Literal["ollama", "openai_compatible", "anthropic", "llamacpp"]
 
 CONFIG_NAME = "loom.toml"
@@ -119,6 +121,15 @@ class ExecutionConfig(BaseModel):
     max_subtask_retries: int = Field(default=2, ge=0, le=20)
     max_loop_iterations: int = Field(default=25, ge=1, le=1000)
     max_parallel_subtasks: int = Field(default=3, ge=1, le=64)
+    max_replans: int = Field(default=1, ge=0, le=10)
+    approval_policy: Literal["deny", "pause"] = Field(
+        default="deny",
+        description="What an autonomous run does with an action that needs "
+        "approval: deny it, or pause until someone approves it.",
+    )
+    votes: int = Field(default=3, ge=1, le=15, description="Tier-3 voters.")
+    quorum: int = Field(default=2, ge=1, le=15, description="Passing votes needed.")
+    extract_learnings: bool = True
 
 
 ToolKindName = Literal["read", "write", "shell", "git", "network", "compute"]

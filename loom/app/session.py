@@ -13,16 +13,19 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 from loom.adapters.eventstore.journal import StreamJournal
 from loom.adapters.models.recording import RecordingProvider
-from loom.adapters.tools import ToolContext, ToolRunner
+from loom.adapters.models.whole_file import WholeFileDraft
+from loom.adapters.tools import Tool, ToolContext, ToolRunner
+from loom.adapters.tools.base import registered_tools
 from loom.adapters.tools.workspace import Workspace
-from loom.app.prompts import IDENTITY, TOOL_GUIDANCE, workspace_summary
+from loom.app.observations import LiveObservations, Observations
+from loom.app.prompts import IDENTITY, TOOL_GUIDANCE
 from loom.domain.conversation import DOOM_LOOP_REPEATS, ConversationState
 from loom.domain.eventbase import Context, Event
 from loom.domain.events import (
@@ -30,6 +33,7 @@ from loom.domain.events import (
     DoomLoopDetected,
     SessionResumed,
     SessionStarted,
+    TokenizerCalibrated,
     ToolCall,
     ToolCallApproved,
     ToolCallCompleted,
@@ -38,6 +42,7 @@ from loom.domain.events import (
     ToolCallRequested,
     TurnCancelled,
     UserMessaged,
+    WorkspaceSurveyed,
 )
 from loom.domain.models import (
     Completion,
@@ -59,9 +64,24 @@ from loom.domain.ports import (
 from loom.domain.prompt import EstimatedCounter, PromptParts, TokenMemo, assemble
 from loom.projections.file_knowledge import FileKnowledge
 
-__all__ = ["SessionDeps", "SessionEngine", "SessionListener", "TurnOutcome"]
+__all__ = [
+    "ContextFactory",
+    "Delegate",
+    "ForcedCall",
+    "SessionDeps",
+    "SessionEngine",
+    "SessionListener",
+    "ToolRunnerFactory",
+    "TurnOutcome",
+]
 
 E = TypeVar("E", bound=Event)
+
+ContextFactory = Callable[[str, int], Context]
+"""The ``Context`` (clock and ids) of a stream opened at a version."""
+ToolRunnerFactory = Callable[[ToolContext, dict[str, type[Tool]]], ToolRunner]
+Delegate = Callable[[str, str, str], Awaitable[str]]
+"""Runs a sub-agent: (parent stream, task, extra context) -> its report."""
 
 
 class SessionListener(Protocol):
@@ -88,6 +108,40 @@ class SessionDeps:
     max_tokens: int = 1024
     temperature: float = 0.1
     listeners: list[SessionListener] = field(default_factory=list)
+    contexts: ContextFactory | None = None
+    """Per-stream clocks and ids; without it every stream shares ``context``."""
+    identity: str = IDENTITY
+    tool_guidance: str = TOOL_GUIDANCE
+    tools: dict[str, type[Tool]] | None = None
+    """The tools offered to the model; None offers every registered tool."""
+    tool_runner: ToolRunnerFactory | None = None
+    observations: Observations | None = None
+    delegate: Delegate | None = None
+    role: str = "executor"
+    subtask_id: str | None = None
+    """The subtask an agent works on; its tool calls and changes carry it."""
+
+
+@dataclass(frozen=True)
+class ForcedCall:
+    """Make the next model call a call of ``tool``, with some arguments
+    restricted to listed values (``{"path": ["hello.py"]}``)."""
+
+    tool: str
+    choices: dict[str, list[str]] = field(default_factory=dict)
+    draft: str | None = None
+    """For ``write_file`` onto one path: get the content as a code block
+    drafted from this brief (:mod:`loom.domain.whole_file`)."""
+
+    def narrow(self, spec: ToolSpec) -> ToolSpec:
+        if spec.name != self.tool or not self.choices:
+            return spec
+        parameters = dict(spec.parameters)
+        properties = dict(parameters.get("properties", {}))
+        for name, values in self.choices.items():
+            properties[name] = {**properties.get(name, {}), "enum": values}
+        parameters["properties"] = properties
+        return spec.model_copy(update={"parameters": parameters})
 
 
 @dataclass(frozen=True)
@@ -123,13 +177,16 @@ class SessionEngine:
     ) -> None:
         self.deps, self.stream, self.workspace = deps, stream, workspace
         self.state = ConversationState.from_events(events)
-        self.journal = _ObservedJournal(
-            self, deps.log, stream, len(events), deps.context
-        )
-        self.tools = ToolRunner(self._tool_context(events))
+        context = deps.contexts(stream, len(events)) if deps.contexts else deps.context
+        self.journal = _ObservedJournal(self, deps.log, stream, len(events), context)
+        self.tools = self._tool_runner(events)
         self.provider = RecordingProvider(
-            deps.provider, self.journal, deps.blobs, "executor"
+            deps.provider, self.journal, deps.blobs, deps.role
         )
+        self.observations = deps.observations or LiveObservations(deps.provider)
+        self.force_next: ForcedCall | None = None
+        self._drafting: ForcedCall | None = None
+        self._surveyed = _last_survey(events)
         self._memo = TokenMemo(EstimatedCounter())
         self._trimmed: set[int] = set()
         self._summary = ""
@@ -143,13 +200,22 @@ class SessionEngine:
     ) -> SessionEngine:
         """A new session in ``workspace`` (an absolute, resolved path)."""
         stream = f"session-{deps.context.new_id()}"
+        opener = (SessionStarted, {"workspace": str(workspace), "title": title})
+        return await cls.begin(deps, stream, workspace, opener, **_model_fields(deps))
+
+    @classmethod
+    async def begin(
+        cls,
+        deps: SessionDeps,
+        stream: str,
+        workspace: Path,
+        opener: tuple[type[Event], dict[str, Any]],
+        **more: Any,
+    ) -> SessionEngine:
+        """A new engine on ``stream``, whose first event is ``opener``."""
         engine = cls(deps, stream, workspace, [])
-        await engine.journal.record(
-            SessionStarted,
-            workspace=str(engine.workspace),
-            title=title,
-            model=deps.provider.name,
-        )
+        cls_, fields = opener
+        await engine.journal.record(cls_, **fields, **more)
         return engine
 
     @classmethod
@@ -166,7 +232,7 @@ class SessionEngine:
                 call_id=call.call_id,
                 reason="Loom stopped before this call finished; it was not re-run",
             )
-        await engine.journal.record(SessionResumed)
+        await engine.journal.record(SessionResumed, **_model_fields(deps))
         return engine
 
     async def send(self, text: str) -> TurnOutcome:
@@ -174,8 +240,7 @@ class SessionEngine:
         self._turn = asyncio.current_task()
         try:
             await self.journal.record(UserMessaged, text=text)
-            # Once per turn: the model's own changes show in its tool results.
-            self._summary = await asyncio.to_thread(workspace_summary, self.workspace)
+            await self._survey()
             await self._calibrate()
             return await self._loop()
         except asyncio.CancelledError:
@@ -191,7 +256,7 @@ class SessionEngine:
         """Switch the executor model (``/model NAME``) from the next call on."""
         self.deps.provider = provider
         self.provider = RecordingProvider(
-            provider, self.journal, self.deps.blobs, "executor"
+            provider, self.journal, self.deps.blobs, self.deps.role
         )
 
     def cancel(self) -> bool:
@@ -213,7 +278,7 @@ class SessionEngine:
     async def _call_model(self) -> Completion:
         request = await self._request()
         completion: Completion | None = None
-        async for item in self.provider.stream(request):
+        async for item in self._provider_for_call().stream(request):
             if isinstance(item, Completion):
                 completion = item
             else:
@@ -222,17 +287,29 @@ class SessionEngine:
         assert completion is not None
         return completion
 
+    def _provider_for_call(self) -> ModelProvider:
+        drafting, self._drafting = self._drafting, None
+        if drafting is None or drafting.draft is None:
+            return self.provider
+        (path,) = drafting.choices["path"]
+        draft = WholeFileDraft(self.deps.provider, drafting.draft, path)
+        return RecordingProvider(draft, self.journal, self.deps.blobs, self.deps.role)
+
     async def _request(self) -> ModelRequest:
         capabilities = self.provider.capabilities
         budget = capabilities.context_length - self.deps.max_tokens
         parts = PromptParts(
-            identity=IDENTITY,
-            tool_guidance=TOOL_GUIDANCE,
+            identity=self.deps.identity,
+            tool_guidance=self.deps.tool_guidance,
             workspace=self._summary,
             history=self.state.turns,
             recall_numbers=self.state.recall_numbers,
         )
         specs = self.tools.specs()
+        forced, self.force_next = self.force_next, None
+        self._drafting = forced if forced and forced.draft else None
+        if forced is not None:
+            specs = [forced.narrow(spec) for spec in specs]
         prompt = assemble(
             parts,
             budget,
@@ -245,7 +322,9 @@ class SessionEngine:
             self._trimmed.update(newly)
             await self.journal.record(ContextTrimmed, turns=self._recall_range(newly))
         params = ModelParams(
-            max_tokens=self.deps.max_tokens, temperature=self.deps.temperature
+            max_tokens=self.deps.max_tokens,
+            temperature=self.deps.temperature,
+            force_tool=forced.tool if forced else None,
         )
         return ModelRequest(messages=prompt.messages, tools=specs, params=params)
 
@@ -266,15 +345,25 @@ class SessionEngine:
             self._specs_tokens = self._memo.counter.count(text) + 16 * len(specs)
         return self._specs_tokens
 
+    async def _survey(self) -> None:
+        # Once per turn: the model's own changes show in its tool results.
+        summary = await self.observations.survey(self.workspace)
+        if summary is not None and summary != self._surveyed:
+            await self.journal.record(WorkspaceSurveyed, summary=summary)
+            self._surveyed = summary
+        self._summary = self._surveyed or ""
+
     async def _calibrate(self) -> None:
         """Fit the token estimate to the model's own tokenizer, when it has one."""
-        count = getattr(self.deps.provider, "count_tokens", None)
-        if self._calibrated or count is None:
+        if self._calibrated:
             return
         self._calibrated = True
         specs = json.dumps([s.model_dump() for s in self.tools.specs()])
-        samples = [IDENTITY, TOOL_GUIDANCE, self._summary, specs]
-        counts = [await asyncio.to_thread(count, text) for text in samples]
+        samples = [self.deps.identity, self.deps.tool_guidance, self._summary, specs]
+        counts = await self.observations.token_counts(samples)
+        if counts is None:
+            return
+        await self.journal.record(TokenizerCalibrated, counts=counts)
         counter = EstimatedCounter.calibrated(zip(samples, counts, strict=True))
         self._memo = TokenMemo(counter)
         self._specs_tokens = None
@@ -282,7 +371,12 @@ class SessionEngine:
     async def _handle(self, call: ToolCall) -> None:
         requested = (
             ToolCallRequested,
-            {"call_id": call.id, "tool": call.name, "arguments": call.arguments},
+            {
+                "call_id": call.id,
+                "tool": call.name,
+                "arguments": call.arguments,
+                "subtask_id": self.deps.subtask_id,
+            },
         )
         repeats = self.state.repeats_of(call.name, call.arguments) + 1
         if repeats >= DOOM_LOOP_REPEATS:
@@ -313,13 +407,13 @@ class SessionEngine:
         )
         if answer.decision == "deny":
             await self.journal.record(
-                ToolCallDenied, call_id=call.id, by="user", reason=answer.reason
+                ToolCallDenied, call_id=call.id, by=answer.by, reason=answer.reason
             )
             return False
         await self.journal.record(
             ToolCallApproved,
             call_id=call.id,
-            by="user",
+            by=answer.by,
             remember_for_session=answer.decision == "always",
         )
         return True
@@ -378,19 +472,59 @@ class SessionEngine:
         for listener in self.deps.listeners:
             listener.on_event(event)
 
+    def _tool_runner(self, events: Sequence[Event]) -> ToolRunner:
+        ctx = self._tool_context(events)
+        tools = self.deps.tools if self.deps.tools is not None else registered_tools()
+        if self.deps.tool_runner is not None:
+            return self.deps.tool_runner(ctx, tools)
+        return ToolRunner(ctx, tools)
+
     def _tool_context(self, events: Sequence[Event]) -> ToolContext:
         return ToolContext(
             workspace=Workspace(self.workspace, loom_home=self.deps.loom_home),
             journal=self.journal,
             blobs=self.deps.blobs,
             knowledge=FileKnowledge.from_events(events),
+            subtask_id=self.deps.subtask_id,
             loom_home=self.deps.loom_home,
             approve=self._approve_action,
             log=self.deps.log,
             views=self.deps.views,
             questions=self.deps.questions,
+            delegate=self._delegate if self.deps.delegate else None,
         )
+
+    async def _delegate(self, task: str, context: str) -> str:
+        assert self.deps.delegate is not None
+        return await self.deps.delegate(self.stream, task, context)
 
     async def _approve_action(self, what: str, why: str) -> bool:
         answer = await self.deps.approvals.ask(ApprovalRequest("", what, {}, why))
         return answer.decision != "deny"
+
+
+def _last_survey(events: Sequence[Event]) -> str | None:
+    for event in reversed(events):
+        if isinstance(event, WorkspaceSurveyed):
+            return event.summary
+    return None
+
+
+def _model_fields(deps: SessionDeps) -> dict[str, Any]:
+    provider = deps.provider
+    return {
+        "model": provider.name,
+        "model_id": provider.model,
+        "capabilities": provider.capabilities.model_dump(),
+        "settings": {
+            "auto_approve": sorted(deps.auto_approve),
+            "max_loop_iterations": deps.max_loop_iterations,
+            "max_tokens": deps.max_tokens,
+            "temperature": deps.temperature,
+            # The tools offered, by name: the registry may hold more (plugins,
+            # tests) when the session is replayed.
+            "tools": sorted(
+                deps.tools if deps.tools is not None else registered_tools()
+            ),
+        },
+    }

@@ -19,8 +19,9 @@ ID_PATTERN = "^[a-z0-9][a-z0-9_-]{0,40}$"
 MAX_SUBTASKS = 50
 _MAX_LIST = 20
 _ID_RE = re.compile(ID_PATTERN)
-_LIST_FIELDS = ("depends_on", "acceptance_criteria", "expected_files")
-_FIELDS = ("id", "description", *_LIST_FIELDS, "verification_tier")
+_LIST_FIELDS = ("depends_on", "acceptance_criteria", "expected_files", "checks")
+_REQUIRED = ("id", "description", *_LIST_FIELDS[:3], "verification_tier")
+_FIELDS = (*_REQUIRED, "checks")
 _MISSING = object()
 
 
@@ -49,8 +50,11 @@ PLAN_SCHEMA: dict[str, Any] = {
                     "acceptance_criteria": _string_list(_MAX_LIST, {"type": "string"}),
                     "expected_files": _string_list(MAX_SUBTASKS, {"type": "string"}),
                     "verification_tier": {"type": "integer", "enum": [1, 2, 3]},
+                    "checks": _string_list(_MAX_LIST, {"type": "string"}),
                 },
-                "required": list(_FIELDS),
+                # ``checks`` (commands that must pass) is optional: a small
+                # model under the grammar should not be made to invent them.
+                "required": list(_REQUIRED),
                 "additionalProperties": False,
             },
         }
@@ -64,6 +68,7 @@ _DEFAULTS: dict[str, object] = {
     "acceptance_criteria": [],
     "expected_files": [],
     "verification_tier": 1,
+    "checks": [],
 }
 
 
@@ -154,7 +159,7 @@ def _list_problems(where: str, value: object, name: str) -> list[str]:
         for i, entry in enumerate(value)
         if not isinstance(entry, str)
     ]
-    limit = MAX_SUBTASKS if name != "acceptance_criteria" else _MAX_LIST
+    limit = _MAX_LIST if name in ("acceptance_criteria", "checks") else MAX_SUBTASKS
     if len(value) > limit:
         problems.append(f"{where}: has {len(value)} items; give at most {limit}")
     return problems

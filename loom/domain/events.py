@@ -24,7 +24,10 @@ from loom.domain.eventbase import (
 
 __all__ = [
     "ENVELOPE_FIELDS",
+    "AgentFinished",
+    "AgentStarted",
     "ApprovalGranted",
+    "ApprovalRefused",
     "ApprovalRequested",
     "BlobHash",
     "ChangeReverted",
@@ -63,6 +66,7 @@ __all__ = [
     "TodoItem",
     "TodoListUpdated",
     "TokenUsage",
+    "TokenizerCalibrated",
     "ToolCall",
     "ToolCallApproved",
     "ToolCallCompleted",
@@ -75,6 +79,7 @@ __all__ = [
     "UserQuestionAsked",
     "UserSteered",
     "VerificationRecorded",
+    "WorkspaceSurveyed",
     "event_class",
     "registered_types",
 ]
@@ -108,6 +113,10 @@ class PlannedSubtask(_Value):
     acceptance_criteria: list[str] = Field(default_factory=list)
     expected_files: list[str] = Field(default_factory=list)
     verification_tier: int = Field(default=1, ge=1, le=3)
+    checks: list[str] = Field(
+        default_factory=list,
+        description="Shell commands that must succeed once the subtask is done.",
+    )
 
 
 Actor = Literal["policy", "user"]
@@ -124,12 +133,27 @@ class SessionStarted(Event):
     title: str = Field(default="", description="A short human title.")
     model: str = Field(default="", description="The executor model's configured name.")
     process: str | None = Field(default=None, description="Process definition used.")
+    model_id: str = Field(default="", description="The server's id of that model.")
+    capabilities: dict[str, Any] | None = Field(
+        default=None,
+        description="What the model could do (context length, native tools...), "
+        "so a replay can stand in for it.",
+    )
+    settings: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Limits and policies the session decides with (auto-approved "
+        "kinds, loop limit, max tokens, temperature).",
+    )
 
 
 class SessionResumed(Event):
     """A session was continued from where it stopped."""
 
     type = "session.resumed"
+    model: str = Field(default="", description="The executor model's configured name.")
+    model_id: str = ""
+    capabilities: dict[str, Any] | None = None
+    settings: dict[str, Any] = Field(default_factory=dict)
 
 
 class SessionEnded(Event):
@@ -325,6 +349,36 @@ class TaskCreated(Event):
     goal: str
     workspace: str
     process: str | None = None
+    settings: dict[str, Any] = Field(
+        default_factory=dict,
+        description="The run's settings (limits, models per role, policies), "
+        "so a replay decides with what the run decided with.",
+    )
+
+
+class AgentStarted(Event):
+    """An agent loop began on its own stream: a subtask attempt or a delegate."""
+
+    type = "agent.started"
+    task_id: str = Field(description="The task stream this agent works for.")
+    subtask_id: str
+    attempt: int = Field(default=1, ge=1)
+    role: str = Field(default="executor", description="The model role it runs as.")
+    model: str = ""
+    workspace: str
+    brief: str = Field(description="What the agent was told to do.")
+    parent_stream: str | None = Field(
+        default=None, description="The stream of the agent that delegated this one."
+    )
+
+
+class AgentFinished(Event):
+    """An agent loop ended: ``answered``, ``loop_limit``, ``failed`` or
+    ``cancelled``."""
+
+    type = "agent.finished"
+    status: str
+    answer: str = ""
 
 
 class TaskStarted(Event):
@@ -338,6 +392,9 @@ class PlanProposed(Event):
 
     type = "plan.proposed"
     subtasks: list[PlannedSubtask]
+    repairs: list[str] = Field(
+        default_factory=list, description="What Loom fixed in the planner's answer."
+    )
 
 
 class SubtaskStarted(Event):
@@ -346,6 +403,10 @@ class SubtaskStarted(Event):
     type = "subtask.started"
     subtask_id: str
     attempt: int = Field(default=1, ge=1)
+    agent_stream: str | None = Field(
+        default=None, description="The stream the attempt's agent loop runs on."
+    )
+    model: str = Field(default="", description="The executor model of the attempt.")
 
 
 class SubtaskCompleted(Event):
@@ -382,6 +443,10 @@ class VerificationRecorded(Event):
     verifier: str = Field(description="The verifier model, or 'deterministic'.")
     passed: bool
     reasons: list[str] = Field(default_factory=list)
+    attempt: int = Field(default=1, ge=1)
+    vote: str | None = Field(
+        default=None, description="For a tier-3 vote: which voter (model and lens)."
+    )
 
 
 class Escalated(Event):
@@ -432,6 +497,15 @@ class ApprovalGranted(Event):
     by: str = "user"
 
 
+class ApprovalRefused(Event):
+    """A paused action was refused."""
+
+    type = "approval.refused"
+    approval_id: str
+    by: str = "user"
+    reason: str = ""
+
+
 class PatternLearned(Event):
     """The extractor recorded a fact or pattern worth remembering."""
 
@@ -445,6 +519,22 @@ class LearningReset(Event):
     """Everything learned so far is to be forgotten by the learning view."""
 
     type = "learning.reset"
+
+
+class WorkspaceSurveyed(Event):
+    """The workspace overview a turn's prompt was built with (recorded when it
+    changes, so a replay builds the same prompt without reading the disk)."""
+
+    type = "workspace.surveyed"
+    summary: str
+
+
+class TokenizerCalibrated(Event):
+    """The model's own token counts of the prompt's fixed texts, which fitted
+    the token estimate (recorded so a replay budgets the same way)."""
+
+    type = "tokenizer.calibrated"
+    counts: list[int]
 
 
 class ContextTrimmed(Event):

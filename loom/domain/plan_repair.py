@@ -26,13 +26,28 @@ def repair_plan(data: object) -> tuple[object, list[str]]:
     """
     if not isinstance(data, dict) or not isinstance(data.get("subtasks"), list):
         return data, []
-    subtasks = data["subtasks"]
-    ids = {s.get("id") for s in subtasks if isinstance(s, dict)}
     notes: list[str] = []
+    subtasks = _without_copies(data["subtasks"], notes)
+    ids = {s.get("id") for s in subtasks if isinstance(s, dict)}
     repaired = [
         _repair_subtask(s, ids, notes) if isinstance(s, dict) else s for s in subtasks
     ]
     return {**data, "subtasks": repaired}, notes
+
+
+def _without_copies(subtasks: list[object], notes: list[str]) -> list[object]:
+    """The subtasks without exact copies of an earlier one (same id, same
+    everything): a small model repeats a whole subtask until the list limit."""
+    kept: list[object] = []
+    copies: dict[object, int] = {}
+    for subtask in subtasks:
+        if isinstance(subtask, dict) and subtask in kept:
+            copies[subtask.get("id")] = copies.get(subtask.get("id"), 0) + 1
+        else:
+            kept.append(subtask)
+    for own, count in copies.items():
+        notes.append(f"dropped {count} exact copies of subtask {own!r}")
+    return kept
 
 
 def _repair_subtask(

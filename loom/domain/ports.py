@@ -169,6 +169,11 @@ class Journal(Protocol):
 
     stream: str
 
+    @property
+    def version(self) -> int:
+        """The stream's version after the last event this journal appended."""
+        ...
+
     def new_id(self) -> str:
         """A fresh id from the stream's ``IdGen`` (replayable)."""
         ...
@@ -195,6 +200,7 @@ class ApprovalAnswer:
 
     decision: Literal["approve", "deny", "always"]
     reason: str = ""
+    by: Literal["policy", "user"] = "user"
 
 
 class ApprovalPort(Protocol):

@@ -13,7 +13,12 @@ import sys
 from pathlib import Path
 
 from loom.adapters.blobs import AsyncBlobStore
-from loom.adapters.determinism import RandomIds, SystemClock, context_from
+from loom.adapters.determinism import (
+    RandomIds,
+    SystemClock,
+    context_from,
+    stream_context,
+)
 from loom.adapters.eventstore.backends import SQLiteBackend
 from loom.adapters.eventstore.log import AsyncEventLog
 from loom.adapters.eventstore.store import EventStore
@@ -40,6 +45,7 @@ async def main(db: Path, workspace: Path) -> None:
         context=context_from(SystemClock(), RandomIds()),
         provider=ScriptedProvider([Completion(tool_calls=[call])]),
         approvals=Yes(),
+        contexts=lambda stream, version: stream_context(stream, version, SystemClock()),
     )
     engine = await SessionEngine.start(deps, workspace)
     print(engine.stream, flush=True)

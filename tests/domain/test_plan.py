@@ -165,7 +165,7 @@ def test_unexpected_fields_are_named() -> None:
     assert problems == (
         "unexpected top-level field(s): goal",
         "subtasks[0]: unexpected field 'name' (allowed: id, description, "
-        "depends_on, acceptance_criteria, expected_files, verification_tier)",
+        "depends_on, acceptance_criteria, expected_files, verification_tier, checks)",
     )
 
 

@@ -63,3 +63,12 @@ def test_real_problems_are_left_for_the_re_ask() -> None:
 @pytest.mark.parametrize("data", [None, "text", [], {"plan": []}, {"subtasks": "x"}])
 def test_anything_else_is_returned_unchanged(data: object) -> None:
     assert repair_plan(data) == (data, [])
+
+
+def test_exact_copies_of_a_subtask_are_dropped_but_different_ones_kept() -> None:
+    one = {"id": "a", "description": "x", "depends_on": []}
+    other = {"id": "a", "description": "y", "depends_on": []}
+    repaired, notes = repair_plan({"subtasks": [one, dict(one), dict(one), other]})
+
+    assert repaired == {"subtasks": [one, other]}
+    assert notes == ["dropped 2 exact copies of subtask 'a'"]

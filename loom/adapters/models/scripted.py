@@ -22,17 +22,20 @@ class ScriptedProvider:
     """Implements ``ModelProvider``: the n-th call gets the n-th scripted answer.
 
     An answer is a ``Completion``, an exception to raise, or a function of the
-    request. Text is streamed word by word; ``delay`` seconds pass before each
+    request; once the script is spent, ``handler`` (when given) answers every
+    call, which suits parallel work whose calls arrive in no fixed order.
+    Text is streamed word by word; ``delay`` seconds pass before each
     answer, to model a slow server.
     """
 
     def __init__(
         self,
-        answers: Sequence[Answer],
+        answers: Sequence[Answer] = (),
         *,
         name: str = "scripted",
         delay: float = 0.0,
         context_length: int = 32768,
+        handler: Callable[[ModelRequest], Completion] | None = None,
     ) -> None:
         self.name = self.model = name
         self.capabilities = Capabilities(
@@ -44,6 +47,7 @@ class ScriptedProvider:
         self.requests: list[ModelRequest] = []
         self._answers = list(answers)
         self._delay = delay
+        self._handler = handler
 
     def stream(self, request: ModelRequest) -> AsyncIterator[StreamItem]:
         return self._stream(request)
@@ -53,9 +57,12 @@ class ScriptedProvider:
 
     async def _stream(self, request: ModelRequest) -> AsyncIterator[StreamItem]:
         self.requests.append(request)
-        if not self._answers:
+        if self._handler is not None and not self._answers:
+            answer: Answer = self._handler
+        elif not self._answers:
             raise AssertionError("the scripted provider has no answer left")
-        answer = self._answers.pop(0)
+        else:
+            answer = self._answers.pop(0)
         if self._delay:
             await asyncio.sleep(self._delay)
         if isinstance(answer, Exception):

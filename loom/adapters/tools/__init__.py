@@ -28,6 +28,7 @@ _MODULES = (
     "shell",
     "git",
     "recall",
+    "delegate",
 )
 
 for _module in _MODULES:

@@ -32,6 +32,7 @@ from loom.projections.file_knowledge import FileKnowledge
 __all__ = [
     "DEFAULT_OUTPUT_CAP",
     "Approver",
+    "Delegator",
     "Tool",
     "ToolArgs",
     "ToolContext",
@@ -60,6 +61,8 @@ class ToolArgs(BaseModel):
 
 
 Approver = Callable[[str, str], Awaitable[bool]]
+Delegator = Callable[[str, str], Awaitable[str]]
+"""Runs a sub-agent on (task, context) and returns its report."""
 """Asked ``(what, why)`` before a risky action; True means go ahead."""
 
 
@@ -82,6 +85,7 @@ class ToolContext:
     log: EventLog | None = None
     views: ViewStore | None = None
     questions: QuestionPort | None = None
+    delegate: Delegator | None = None
     workspace_scanner: WorkspaceScanner | None = field(
         default=None, repr=False, compare=False
     )

@@ -1,0 +1,219 @@
+"""Model calls and tool results answered from a recorded stream."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import replace
+from typing import Any, NoReturn
+
+from loom.adapters.tools import Tool, ToolContext, ToolResult, ToolRunner
+from loom.app.autonomy.settings import ModelInfo
+from loom.domain.eventbase import ENVELOPE_FIELDS, Event
+from loom.domain.events import (
+    ModelCallCompleted,
+    ModelCallFailed,
+    ModelCallStarted,
+    ModelCallWarned,
+    ToolCallCompleted,
+    ToolCallInterrupted,
+)
+from loom.domain.models import (
+    Capabilities,
+    Completion,
+    ModelError,
+    ModelRequest,
+    StreamItem,
+    TextDelta,
+    ThinkingDelta,
+)
+
+__all__ = [
+    "Parking",
+    "RecordedModelError",
+    "ReplayedModel",
+    "ReplayedTools",
+    "StreamCalls",
+]
+
+_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+_NOT_COPIED = {*ENVELOPE_FIELDS, "id", "at"}
+
+
+class Parking:
+    """Where replayed work waits when the recording has no more for it.
+
+    A recording ends early where the run was cancelled or killed; the work
+    that was in flight then waits here until the replay cancels it the way
+    the run was cancelled, or gives up.
+    """
+
+    def __init__(self) -> None:
+        self.parked: set[str] = set()
+
+    async def park(self, stream: str) -> NoReturn:
+        self.parked.add(stream)
+        try:
+            await asyncio.Future()
+        finally:
+            self.parked.discard(stream)
+        raise AssertionError("unreachable")
+
+
+class RecordedModelError(ModelError):
+    """A model call that failed in the recording fails the same way."""
+
+    def __init__(self, message: str, retryable: bool) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+
+
+class StreamCalls:
+    """The recorded model calls of one stream, answered in order."""
+
+    def __init__(self, stream: str, events: Sequence[Event], parking: Parking) -> None:
+        self.stream, self._parking = stream, parking
+        self._calls = _pair_calls(events)
+        self._next = 0
+
+    async def next(self) -> tuple[ModelCallCompleted, list[str]]:
+        if self._next >= len(self._calls):
+            await self._parking.park(self.stream)
+        outcome, warnings = self._calls[self._next]
+        self._next += 1
+        if outcome is None or (
+            isinstance(outcome, ModelCallFailed) and outcome.error == "cancelled"
+        ):
+            await self._parking.park(self.stream)
+        if isinstance(outcome, ModelCallFailed):
+            raise RecordedModelError(outcome.error, outcome.retryable)
+        assert outcome is not None
+        return outcome, warnings
+
+
+class ReplayedModel:
+    """Stands in for a recorded model: same names and abilities, recorded answers."""
+
+    def __init__(self, info: ModelInfo, calls: StreamCalls) -> None:
+        self.name, self.model = info.name, info.model
+        self.capabilities: Capabilities = info.capabilities
+        self._calls = calls
+
+    def stream(self, request: ModelRequest) -> AsyncIterator[StreamItem]:
+        return self._stream()
+
+    async def aclose(self) -> None:
+        return None
+
+    async def _stream(self) -> AsyncIterator[StreamItem]:
+        outcome, warnings = await self._calls.next()
+        if outcome.thinking:
+            yield ThinkingDelta(outcome.thinking)
+        if outcome.text:
+            yield TextDelta(outcome.text)
+        yield Completion(
+            text=outcome.text,
+            thinking=outcome.thinking,
+            tool_calls=outcome.tool_calls,
+            usage=outcome.usage,
+            finish_reason=outcome.finish_reason,
+            latency_ms=outcome.latency_ms,
+            warnings=warnings,
+        )
+
+
+class ReplayedTools(ToolRunner):
+    """Answers tool calls with their recorded results and side events.
+
+    What a tool recorded while it ran (snapshots, file changes, reads, to-do
+    updates) is recorded again, in order, after drawing as many fresh ids as
+    the tool drew (a change id, a question id), so the stream's ids line up.
+    ``delegate_task`` is not a result to look up but decision code: it runs.
+    """
+
+    def __init__(
+        self,
+        ctx: ToolContext,
+        tools: dict[str, type[Tool]],
+        recorded: Sequence[Event],
+        parking: Parking,
+        stream: str,
+    ) -> None:
+        super().__init__(ctx, tools)
+        self._recorded, self._parking, self._stream = recorded, parking, stream
+        self._known: set[str] = set()
+        self._scanned = 0
+
+    async def call(self, name: str, arguments: dict[str, Any]) -> ToolResult:
+        start = self.ctx.journal.version
+        if name == "delegate_task" and name in self.tools:
+            return await self._delegate(start, arguments)
+        side, end = self._recorded_run(start)
+        if not isinstance(end, ToolCallCompleted):
+            await self._parking.park(self._stream)
+        assert isinstance(end, ToolCallCompleted)
+        for index, event in enumerate(side, start=start):
+            # The tool drew a fresh id (a change's, a question's) just before
+            # recording the event that first names it; draw it the same way.
+            for _ in range(self._fresh_ids(index, event)):
+                self.ctx.journal.new_id()
+            await self.ctx.journal.record(type(event), **_payload(event))
+        return ToolResult(end.result, end.is_error, end.duration_ms, end.full_output)
+
+    async def _delegate(self, start: int, arguments: dict[str, Any]) -> ToolResult:
+        # The sub-agent runs again and its report is compared; how long it
+        # took is the wall clock's, so the recorded duration stands.
+        result = await super().call("delegate_task", arguments)
+        _, end = self._recorded_run(start)
+        if isinstance(end, ToolCallCompleted):
+            result = replace(result, duration_ms=end.duration_ms)
+        return result
+
+    def _fresh_ids(self, index: int, event: Event) -> int:
+        for earlier in self._recorded[self._scanned : index]:
+            self._known.update(_ids_in(earlier))
+        self._scanned = max(self._scanned, index)
+        fresh = {
+            value
+            for key, value in _payload(event).items()
+            if key.endswith("_id") and isinstance(value, str) and _UUID.match(value)
+        } - self._known
+        return len(fresh)
+
+    def _recorded_run(self, version: int) -> tuple[list[Event], Event | None]:
+        side: list[Event] = []
+        for event in self._recorded[version:]:
+            if isinstance(event, ToolCallCompleted | ToolCallInterrupted):
+                return side, event
+            side.append(event)
+        return side, None
+
+
+def _payload(event: Event) -> dict[str, Any]:
+    return {k: v for k, v in event.model_dump().items() if k not in _NOT_COPIED}
+
+
+def _ids_in(event: Event) -> set[str]:
+    found = {str(event.id)}
+    for key, value in _payload(event).items():
+        if key.endswith("_id") and isinstance(value, str):
+            found.add(value)
+    return found
+
+
+_Outcome = tuple[ModelCallCompleted | ModelCallFailed | None, list[str]]
+
+
+def _pair_calls(events: Sequence[Event]) -> list[_Outcome]:
+    order: list[str] = []
+    outcomes: dict[str, ModelCallCompleted | ModelCallFailed] = {}
+    warnings: dict[str, list[str]] = {}
+    for event in events:
+        if isinstance(event, ModelCallStarted):
+            order.append(event.call_id)
+        elif isinstance(event, ModelCallCompleted | ModelCallFailed):
+            outcomes[event.call_id] = event
+        elif isinstance(event, ModelCallWarned):
+            warnings.setdefault(event.call_id, []).append(event.warning)
+    return [(outcomes.get(c), warnings.get(c, [])) for c in order]
