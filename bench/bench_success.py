@@ -12,13 +12,14 @@ SmolLM2-135M alone rarely produces a usable file from a bare prompt; the
 difference is what the harness (constrained plans and first calls, repair,
 verification with feedback, retries) adds to a weak model.
 
-Usage: python bench/bench_success.py [--runs N] [--goal NAME]
+Usage: python bench/bench_success.py [--runs N] [--goal NAME] [--keep DIR]
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -70,27 +71,39 @@ GOALS = [
 ]
 
 
+KEEP: Path | None = None
+"""Where to keep each run's LOOM_HOME, workspace and output (``--keep DIR``)."""
+
+
 def run_once(goal: Goal) -> tuple[int, bool, float]:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         env = {**os.environ, "LOOM_HOME": str(root / "home")}
         started = time.perf_counter()
         done = subprocess.run(
-            ["loom", "run", goal.text, "-w", str(root / "ws")],
+            [sys.executable, "-m", "loom", "run", goal.text, "-w", str(root / "ws")],
             env=env,
             capture_output=True,
             text=True,
             timeout=1800,
         )
         took = time.perf_counter() - started
-        return done.returncode, goal.correct(root / "ws"), took
+        correct = goal.correct(root / "ws")
+        if KEEP is not None:
+            kept = KEEP / f"{goal.name}-{int(started * 1000)}"
+            shutil.copytree(root, kept, symlinks=True)
+            (kept / "output.txt").write_text(done.stdout + done.stderr)
+        return done.returncode, correct, took
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=4)
     parser.add_argument("--goal", choices=[g.name for g in GOALS])
+    parser.add_argument("--keep", type=Path, help="keep every run's files here")
     args = parser.parse_args()
+    global KEEP
+    KEEP = args.keep
     goals = [g for g in GOALS if args.goal in (None, g.name)]
     print("| goal | runs | completed (exit 0) | correct | median s |")
     print("|---|---|---|---|---|")

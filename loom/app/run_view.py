@@ -3,7 +3,7 @@
 On a terminal :class:`RunView` redraws a ``rich.live.Live`` view four times a
 second. Anywhere else (CI logs, a pipe) it prints one plain line per significant
 event instead, so a log reads top to bottom. :func:`render_summary` is what is
-shown once the run has ended.
+shown once the run has ended. The plain lines live in ``_run_plain``.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from rich.live import Live
 from rich.text import Text
 from rich.tree import Tree
 
+from loom.app._run_plain import _first_line, _plain_lines
 from loom.app._run_summary import (
     FileStat,
     RunState,
@@ -34,24 +35,14 @@ from loom.app._run_summary import (
 )
 from loom.domain.eventbase import Event
 from loom.domain.events import (
-    ApprovalRequested,
-    Escalated,
     ModelCallCompleted,
     ModelCallStarted,
-    PlannedSubtask,
-    PlanProposed,
-    Replanned,
-    SubtaskCompleted,
-    SubtaskFailed,
-    SubtaskRetried,
     SubtaskStarted,
     TaskCancelled,
     TaskCompleted,
-    TaskCreated,
     TaskFailed,
     ToolCallCompleted,
     ToolCallRequested,
-    VerificationRecorded,
 )
 from loom.domain.models import Delta, TextDelta, ThinkingDelta
 
@@ -360,65 +351,9 @@ def _keep_end(text: str, width: int) -> str:
     return "…" + text
 
 
-def _first_line(text: str) -> str:
-    return text.strip().split("\n", 1)[0]
-
-
 def _brief(arguments: dict[str, Any]) -> str:
     for key in ("command", "path", "pattern", "query", "url"):
         value = arguments.get(key)
         if isinstance(value, str):
             return value
     return json.dumps(arguments, ensure_ascii=False)
-
-
-# --- plain lines, for logs ---------------------------------------------------
-
-
-def _plain_lines(event: Event) -> list[str]:
-    match event:
-        case TaskCreated():
-            return [f"task {event.stream}: {event.goal}"]
-        case PlanProposed():
-            return [f"plan: {len(event.subtasks)} subtasks", *_listed(event.subtasks)]
-        case Replanned():
-            head = f"replanned ({_first_line(event.reason)}): {len(event.subtasks)}"
-            return [f"{head} subtasks", *_listed(event.subtasks)]
-        case SubtaskStarted():
-            model = f", {event.model}" if event.model else ""
-            return [f"{event.subtask_id} started (attempt {event.attempt}{model})"]
-        case VerificationRecorded():
-            return [_verdict_line(event)]
-        case SubtaskCompleted():
-            return [f"{event.subtask_id} passed"]
-        case SubtaskFailed():
-            return [f"{event.subtask_id} failed: {_first_line(event.reason)}"]
-        case SubtaskRetried():
-            feedback = f": {_first_line(event.feedback)}" if event.feedback else ""
-            return [f"{event.subtask_id} retrying (attempt {event.attempt}){feedback}"]
-        case Escalated():
-            return [f"{event.subtask_id} escalated to {event.to_model}"]
-        case ApprovalRequested():
-            return [f"waiting for approval: {event.description}"]
-        case TaskCompleted():
-            return ["task completed"]
-        case TaskFailed():
-            return [f"task failed: {event.reason}"]
-        case TaskCancelled():
-            return [f"task cancelled{': ' + event.reason if event.reason else ''}"]
-    return []
-
-
-def _listed(subtasks: Sequence[PlannedSubtask]) -> list[str]:
-    return [
-        f"  {s.id}: {_first_line(s.description)}"
-        + (f" (after: {', '.join(s.depends_on)})" if s.depends_on else "")
-        for s in subtasks
-    ]
-
-
-def _verdict_line(event: VerificationRecorded) -> str:
-    verdict = "passed" if event.passed else "failed"
-    reason = f": {event.reasons[0]}" if event.reasons and not event.passed else ""
-    who = f"tier {event.tier}, {event.verifier}"
-    return f"{event.subtask_id} verification ({who}) {verdict}{reason}"

@@ -10,6 +10,9 @@ Everything here is pure: building requests, reading answers, counting votes.
 Local models are weak, so prompts are short, answers are constrained by JSON
 Schemas that llama.cpp's grammar converter accepts, and an answer that is not
 a verdict is a failure that says so, never a pass.
+
+The lenses and the prompt text live in ``_review_prompt``, the vote planning
+and counting in ``_review_consensus``; their public names are re-exported here.
 """
 
 from __future__ import annotations
@@ -17,10 +20,24 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from math import lcm
-from typing import Any, NamedTuple, TypeVar
+from typing import Any, NamedTuple
 
-from loom.domain._prompt_cut import largest_fitting
+from loom.domain._review_consensus import (
+    _NO_REASON,
+    Consensus,
+    Vote,
+    check_quorum,
+    plan_voters,
+    tally,
+)
+from loom.domain._review_prompt import (
+    DEFAULT_LENS,
+    LENSES,
+    Lens,
+    _clip,
+    _evidence_text,
+    _request,
+)
 from loom.domain.eventbase import Event
 from loom.domain.events import (
     AgentFinished,
@@ -31,7 +48,7 @@ from loom.domain.events import (
     ToolCallRequested,
 )
 from loom.domain.jsonrepair import JsonRepairError, repair_json
-from loom.domain.models import ChatMessage, ModelParams, ModelRequest
+from loom.domain.models import ModelRequest
 
 __all__ = [
     "DEFAULT_LENS",
@@ -58,13 +75,9 @@ MAX_REASONS = 5
 MAX_LEARNED = 5
 MAX_LEARNED_CHARS = 300
 _MAX_REASON_CHARS = 300
-_MAX_GOAL_CHARS = 1200
 _MAX_ARGUMENTS_CHARS = 200
 _MAX_RESULT_CHARS = 4000
-_DIFF_FLOOR = 160
-_NO_REASON = "the reviewer failed the attempt without giving a reason"
 _NOT_A_VERDICT = "the reviewer's answer was not a verdict"
-_CLAIMS = "EXECUTOR'S CLAIMS (not evidence: believe only what the above shows)"
 
 # No $ref, oneOf or anyOf and every property required: llama.cpp's
 # schema-to-grammar converter must accept these (see ``_plan_shape``).
@@ -104,40 +117,6 @@ LEARNED_SCHEMA: dict[str, Any] = {
     "required": ["learned"],
     "additionalProperties": False,
 }
-
-
-@dataclass(frozen=True)
-class Lens:
-    """A reviewer prompt: what one vote looks for.
-
-    Attributes:
-        name: Short stable name, used in vote labels (``qwen/skeptic``).
-        instruction: The reviewer's task, appended to the evidence.
-    """
-
-    name: str
-    instruction: str
-
-
-LENSES: tuple[Lens, ...] = (
-    Lens(
-        "requirements",
-        "Go through the acceptance criteria one by one. Fail if the evidence "
-        "does not show that every criterion is met.",
-    ),
-    Lens(
-        "correctness",
-        "Look for bugs in the diffs and for errors or failing output in the "
-        "tool results. Fail if the change is wrong or an error was left unfixed.",
-    ),
-    Lens(
-        "skeptic",
-        "Be skeptical. Look for claims the evidence does not back up and for "
-        "missing pieces: files not changed, checks not run, work not done. "
-        "Fail if anything needed is missing.",
-    ),
-)
-DEFAULT_LENS = LENSES[0]
 
 
 class ToolResult(NamedTuple):
@@ -330,121 +309,6 @@ def _excerpt(text: str) -> str:
     return json.dumps(flat if len(flat) <= 80 else flat[:80] + "...")
 
 
-# --- consensus ----------------------------------------------------------------
-
-P = TypeVar("P")
-
-
-@dataclass(frozen=True)
-class Vote:
-    """One tier-3 voter's verdict.
-
-    Attributes:
-        voter: Which voter: ``model/lens``.
-        passed: Its verdict.
-        reasons: Its reasons.
-    """
-
-    voter: str
-    passed: bool
-    reasons: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class Consensus:
-    """The outcome of a tier-3 vote.
-
-    Attributes:
-        passed: At least ``quorum`` votes passed.
-        for_count: Votes that passed.
-        against_count: Votes that failed.
-        reasons: The failing votes' reasons, each prefixed with its voter.
-    """
-
-    passed: bool
-    for_count: int
-    against_count: int
-    reasons: tuple[str, ...]
-
-
-def plan_voters(
-    providers: Sequence[tuple[str, P]], count: int, lenses: Sequence[Lens] = LENSES
-) -> list[tuple[str, P, Lens]]:
-    """Pair verifier models with lenses so that no two votes are alike.
-
-    Vote ``i`` takes model ``i mod M`` and lens ``i mod L``, shifted by one lens
-    every ``lcm(M, L)`` votes: the first ``min(M, L)`` votes differ in both
-    model and lens, every prefix spreads its votes evenly over models and
-    lenses, and all ``M * L`` pairs are reachable without a repeat.
-
-    Args:
-        providers: ``(name, provider)`` per verifier model; names must differ.
-        count: How many votes to plan.
-        lenses: The reviewer prompts to draw from.
-
-    Returns:
-        ``(label, provider, lens)`` per vote, labelled ``name/lens``.
-
-    Raises:
-        ValueError: No providers or lenses, repeated names, a count below one,
-            or more votes than distinct (model, lens) pairs.
-    """
-    _check_voters([name for name, _ in providers], [lens.name for lens in lenses])
-    pairs = len(providers) * len(lenses)
-    if not 1 <= count <= pairs:
-        raise ValueError(
-            f"cannot plan {count} distinct votes from {len(providers)} verifier "
-            f"model(s) x {len(lenses)} lens(es) = {pairs} (model, lens) pair(s); "
-            "add verifier models or lower the vote count"
-        )
-    cycle = lcm(len(providers), len(lenses))
-    voters: list[tuple[str, P, Lens]] = []
-    for i in range(count):
-        name, provider = providers[i % len(providers)]
-        lens = lenses[(i + i // cycle) % len(lenses)]
-        voters.append((f"{name}/{lens.name}", provider, lens))
-    return voters
-
-
-def _check_voters(names: list[str], lens_names: list[str]) -> None:
-    if not names or not lens_names:
-        raise ValueError("a vote needs at least one verifier model and one lens")
-    for kind, values in (("verifier model", names), ("lens", lens_names)):
-        if len(set(values)) != len(values):
-            raise ValueError(f"each {kind} must have a distinct name: {values}")
-
-
-def check_quorum(quorum: int, votes: int) -> None:
-    """Raise ``ValueError`` unless ``1 <= quorum <= votes``.
-
-    A quorum of zero would pass work nobody approved; one above the number of
-    votes could never pass.
-    """
-    if not 1 <= quorum <= votes:
-        raise ValueError(
-            f"the quorum must be between 1 and {votes} votes, not {quorum}"
-        )
-
-
-def tally(votes: Sequence[Vote], quorum: int) -> Consensus:
-    """Count votes: the attempt passes iff at least ``quorum`` of them passed.
-
-    Raises:
-        ValueError: The quorum is below one or above the number of votes.
-    """
-    check_quorum(quorum, len(votes))
-    against = [vote for vote in votes if not vote.passed]
-    reasons = [
-        f"{vote.voter}: {reason}"
-        for vote in against
-        for reason in vote.reasons or (_NO_REASON,)
-    ]
-    for_count = len(votes) - len(against)
-    return Consensus(
-        for_count >= quorum, for_count, len(against), tuple(dict.fromkeys(reasons))
-    )
-
-
 # --- extraction ---------------------------------------------------------------
 
 _EXTRACT_SYSTEM = (
@@ -498,110 +362,3 @@ def _learned_item(item: object) -> tuple[str, str] | None:
     if kind not in ("fact", "pattern") or not 0 < len(text) <= MAX_LEARNED_CHARS:
         return None
     return kind, text
-
-
-# --- prompt text --------------------------------------------------------------
-
-
-def _request(
-    system: str, user: str, schema: dict[str, Any], max_tokens: int
-) -> ModelRequest:
-    return ModelRequest(
-        messages=[
-            ChatMessage(role="system", content=system),
-            ChatMessage(role="user", content=user),
-        ],
-        params=ModelParams(max_tokens=max_tokens, temperature=0, json_schema=schema),
-    )
-
-
-@dataclass(frozen=True)
-class _Piece:
-    text: str
-    floor: int = 0
-    keep_tail: bool = True
-
-
-def _evidence_text(evidence: Evidence, budget: int) -> str:
-    diffs, results = evidence.diffs, evidence.tool_results
-    cut = _fit(
-        [
-            *(_Piece(diff.rstrip(), _DIFF_FLOOR, keep_tail=False) for _, diff in diffs),
-            *(_Piece(result.result.rstrip()) for result in results),
-            _Piece(evidence.answer.strip()),
-        ],
-        budget,
-    )
-    diff_cut, result_cut = cut[: len(diffs)], cut[len(diffs) : -1]
-    diff_lines = [
-        f"### {path}\n{text}" for (path, _), text in zip(diffs, diff_cut, strict=True)
-    ]
-    result_lines = [
-        f"[{n}] {r.tool} {r.arguments} -> {'ERROR' if r.is_error else 'ok'}\n{text}"
-        for n, (r, text) in enumerate(zip(results, result_cut, strict=True), 1)
-    ]
-    return "\n\n".join(
-        [
-            _header(evidence),
-            _section("CHANGES MADE (unified diffs)", diff_lines, "no file changed"),
-            _section("TOOL RESULTS", result_lines, "no tool was run"),
-            _section(_CLAIMS, [cut[-1]], "the executor gave no final answer"),
-        ]
-    )
-
-
-def _header(evidence: Evidence) -> str:
-    subtask = evidence.subtask
-    criteria = [f"{n}. {c}" for n, c in enumerate(subtask.acceptance_criteria, 1)]
-    sections = [
-        _section(
-            "GOAL OF THE WHOLE TASK", [_clip(evidence.goal, _MAX_GOAL_CHARS)], "none"
-        ),
-        _section(
-            f"SUBTASK {subtask.id}",
-            [_clip(subtask.description, _MAX_GOAL_CHARS)],
-            "none",
-        ),
-        _section("ACCEPTANCE CRITERIA", criteria, "none given: judge by the subtask"),
-    ]
-    if subtask.expected_files:
-        sections.append(_section("EXPECTED FILES", subtask.expected_files, ""))
-    if evidence.prior_verdicts:
-        lines = [f"- {reason}" for reason in evidence.prior_verdicts]
-        sections.append(_section("CHECKS ALREADY RUN BY LOOM", lines, ""))
-    return "\n\n".join(sections)
-
-
-def _section(title: str, lines: Sequence[str], empty: str) -> str:
-    body = "\n".join(line for line in lines if line) or f"({empty})"
-    return f"{title}:\n{body}"
-
-
-def _fit(pieces: Sequence[_Piece], budget: int) -> list[str]:
-    """Cut the pieces to share ``budget`` fairly, keeping each one's floor.
-
-    Water-filling: every piece gets up to the same cap, so short pieces stay
-    whole and the long ones share what is left equally.
-    """
-
-    def size(cap: int) -> int:
-        return sum(min(len(p.text), max(cap, p.floor)) for p in pieces)
-
-    most = max((len(p.text) for p in pieces), default=0)
-    cap = largest_fitting(most, lambda c: size(c) <= budget) or 0
-    return [_clip(p.text, max(cap, p.floor), keep_tail=p.keep_tail) for p in pieces]
-
-
-def _clip(text: str, keep: int, *, keep_tail: bool = True) -> str:
-    """``text`` cut to about ``keep`` characters, the cut marked.
-
-    The head always stays (a diff's file header and first hunk); with
-    ``keep_tail`` the end stays too, where tool output puts its errors.
-    """
-    if len(text) <= keep:
-        return text
-    marker = f"[... {len(text) - keep} characters cut ...]"
-    if not keep_tail:
-        return f"{text[:keep]}\n{marker}"
-    head = keep // 3
-    return f"{text[:head]}\n{marker}\n{text[len(text) - (keep - head) :]}"

@@ -12,11 +12,11 @@ from __future__ import annotations
 import itertools
 from collections import defaultdict
 from dataclasses import dataclass
-from typing import Any
 
 from loom.adapters.tools import Tool, registered_tools
 from loom.app.autonomy.runtime import RunContext
 from loom.app.session import ForcedCall, SessionDeps, SessionEngine
+from loom.domain.eventbase import Event
 from loom.domain.events import AgentFinished, AgentStarted
 from loom.domain.models import Delta
 from loom.domain.ports import (
@@ -58,6 +58,8 @@ class AgentReport:
     status: str
     answer: str
     engine: SessionEngine
+    events: list[Event]
+    """The stream's events up to ``agent.finished``, as recorded."""
 
 
 class _LateApprovals:
@@ -71,16 +73,19 @@ class _LateApprovals:
 
 
 class _StreamListener:
-    """Forwards an engine's events and deltas to the run's listeners."""
+    """Forwards an engine's events and deltas to the run's listeners, and
+    keeps the events (verification reads them without a trip to the store)."""
 
     def __init__(self, run: RunContext, stream: str) -> None:
         self._run, self._stream = run, stream
+        self.events: list[Event] = []
 
     def on_delta(self, delta: Delta) -> None:
         for listener in self._run.listeners:
             listener.on_delta(self._stream, delta)
 
-    def on_event(self, event: Any) -> None:
+    def on_event(self, event: Event) -> None:
+        self.events.append(event)
         self._run.notify(event)
 
 
@@ -105,13 +110,17 @@ class AgentRunner:
         force_first: ForcedCall | None = None,
     ) -> AgentReport:
         """Run one agent loop on ``stream`` until it answers or hits a limit."""
-        engine = await self._begin(stream, brief, provider, subtask_id, attempt, parent)
+        listener = _StreamListener(self._run, stream)
+        engine = await self._begin(
+            stream, brief, provider, subtask_id, attempt, parent, listener
+        )
         engine.force_next = force_first
         outcome = await engine.send(brief)
         await engine.journal.record(
             AgentFinished, status=outcome.status, answer=outcome.answer
         )
-        return AgentReport(stream, outcome.status, outcome.answer, engine)
+        events = list(listener.events)
+        return AgentReport(stream, outcome.status, outcome.answer, engine, events)
 
     async def delegate(self, parent: str, task: str, context: str) -> str:
         """``delegate_task``: a sub-agent on a child stream of ``parent``."""
@@ -146,6 +155,7 @@ class AgentRunner:
         subtask_id: str,
         attempt: int,
         parent: str | None,
+        listener: _StreamListener,
     ) -> SessionEngine:
         run = self._run
         approvals = _LateApprovals()
@@ -160,7 +170,7 @@ class AgentRunner:
             max_loop_iterations=run.settings.max_loop_iterations,
             max_tokens=run.settings.max_tokens,
             temperature=0.0,
-            listeners=[_StreamListener(run, stream)],
+            listeners=[listener],
             contexts=run.adapters.context,
             identity=AGENT_IDENTITY,
             tools=self.tools_for(provider, stream),

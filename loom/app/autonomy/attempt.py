@@ -143,7 +143,7 @@ class AttemptRunner:
     async def _verify(
         self, subtask: PlannedSubtask, attempt: int, goal: str, report: AgentReport
     ) -> AttemptResult:
-        events = await self._run.log.read_stream(report.stream)
+        events = report.events
         tier1 = await verify_deterministic(
             subtask,
             # Earlier attempts count too: a retry may sum up what they did.

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
+from loom.adapters.eventstore.backends import SQLiteBackend
+from loom.adapters.eventstore.log import AsyncEventLog
+from loom.adapters.eventstore.store import EventStore
+from loom.adapters.models.scripted import ScriptedProvider
 from loom.app.autonomy import agents
 from loom.app.replay.task import replay_task
+from loom.domain.events import PatternLearned, SubtaskCompleted, SubtaskStarted
 
 from .scaffold import Script, World, models_for, plan, text, tool, write_then_answer
+from .test_control import loom_aside
 
 
 @pytest.fixture
@@ -100,3 +107,75 @@ async def test_live_tools_re_execute_against_a_restored_scratch_copy(
 
     assert report.identical, report.text()
     assert (world.workspace / "a.py").read_text() == "changed since the run\n"
+
+
+async def test_the_replay_command_prints_json_and_exits_by_outcome(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await world.run("three", models_for(three_subtasks()))
+    recorded = len(await world.all_events())
+    await world.log.close()
+    monkeypatch.setattr(
+        world, "log", AsyncEventLog(EventStore(SQLiteBackend(world.root / "loom.db")))
+    )
+
+    identical = await loom_aside(world.root, "replay", "task-1", "--json")
+    until = await loom_aside(world.root, "replay", "task-1", "--until", "5")
+    unknown = await loom_aside(world.root, "replay", "task-nope")
+
+    assert identical.returncode == 0, identical.stderr
+    assert json.loads(identical.stdout) == {
+        "identical": True, "compared": recorded, "until": None, "problem": None
+    }  # fmt: skip
+    assert until.stdout.strip() == "identical: 5 events (up to position 5)"
+    assert unknown.returncode == 2
+    assert unknown.stderr.strip() == "error: no task named 'task-nope'"
+
+
+async def test_learnings_are_recorded_off_the_critical_path(world: World) -> None:
+    script = Script(
+        plans=[plan({"id": "a", "description": "a", "expected_files": ["a.py"]})],
+        steps={"a": write_then_answer("a.py")},
+    )
+    learned = '{"learned": [{"kind": "fact", "text": "a.py holds x"}]}'
+    models = models_for(script)
+    models.extractor = ScriptedProvider([text(learned)], name="extractor")
+
+    outcome = await world.run("a", models)
+
+    assert outcome.status == "completed"
+    events = await world.all_events()
+    patterns = [e for e in events if isinstance(e, PatternLearned)]
+    assert [(p.kind, p.text, p.subtask_id) for p in patterns] == [
+        ("fact", "a.py holds x", "a")
+    ]
+    assert patterns[0].stream == "task-1/a/1"
+    completed = next(e for e in events if isinstance(e, SubtaskCompleted))
+    assert completed.at <= patterns[0].at
+    assert (await replay_task(world.log, world.blobs, "task-1")).identical
+
+
+async def test_subtasks_that_write_the_same_file_never_overlap(world: World) -> None:
+    script = Script(
+        plans=[plan(
+            {"id": "a", "description": "first", "expected_files": ["shared.py"]},
+            {"id": "b", "description": "second", "expected_files": ["shared.py"]},
+            {"id": "c", "description": "other", "expected_files": ["c.py"]},
+        )],
+        steps={
+            "a": write_then_answer("shared.py"),
+            "b": [tool("edit_file", path="shared.py", old="x = 1", new="x = 2"),
+                  text("I edited shared.py.")],
+            "c": write_then_answer("c.py"),
+        },
+    )  # fmt: skip
+    outcome = await world.run("files", models_for(script, delay=0.02))
+
+    assert outcome.status == "completed", outcome
+    running: set[str] = set()
+    for event in await world.task_events():
+        if isinstance(event, SubtaskStarted):
+            running.add(event.subtask_id)
+            assert not {"a", "b"} <= running
+        elif isinstance(event, SubtaskCompleted):
+            running.discard(event.subtask_id)
