@@ -13,6 +13,7 @@ difference is what the harness (constrained plans and first calls, repair,
 verification with feedback, retries) adds to a weak model.
 
 Usage: python bench/bench_success.py [--runs N] [--goal NAME] [--keep DIR]
+       python bench/bench_success.py --baseline
 """
 
 from __future__ import annotations
@@ -96,14 +97,59 @@ def run_once(goal: Goal) -> tuple[int, bool, float]:
         return done.returncode, correct, took
 
 
+async def baseline_once(goal: Goal) -> bool:
+    """The model alone: one schema-constrained ``write_file`` call for the goal,
+    written as it comes (no plan, no draft, no verification, no retry)."""
+    from loom.adapters.models.llamacpp import LlamaCppProvider, default_model_path
+    from loom.adapters.tools import registered_tools
+    from loom.domain.models import ChatMessage, Completion, ModelParams, ModelRequest
+
+    provider = LlamaCppProvider(
+        name="smollm2", model_path=Path(default_model_path()), context_length=8192
+    )
+    request = ModelRequest(
+        messages=[
+            ChatMessage(role="system", content="You are a coding agent with tools."),
+            ChatMessage(role="user", content=goal.text),
+        ],
+        tools=[registered_tools()["write_file"].spec()],
+        params=ModelParams(max_tokens=512, temperature=0.0, force_tool="write_file"),
+    )
+    try:
+        async for item in provider.stream(request):
+            if isinstance(item, Completion) and item.tool_calls:
+                args = item.tool_calls[0].arguments
+                with tempfile.TemporaryDirectory() as tmp:
+                    target = Path(tmp) / str(args.get("path", "out.txt")).lstrip("/")
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    target.write_text(str(args.get("content", "")))
+                    return goal.correct(Path(tmp))
+        return False
+    finally:
+        await provider.aclose()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=4)
     parser.add_argument("--goal", choices=[g.name for g in GOALS])
     parser.add_argument("--keep", type=Path, help="keep every run's files here")
+    parser.add_argument(
+        "--baseline",
+        action="store_true",
+        help="the model alone, one constrained write_file call per goal",
+    )
     args = parser.parse_args()
     global KEEP
     KEEP = args.keep
+    if args.baseline:
+        import asyncio
+
+        print("| goal | model alone: correct |\n|---|---|")
+        for goal in GOALS:
+            ok = asyncio.run(baseline_once(goal))
+            print(f"| {goal.text} | {'yes' if ok else 'no'} |", flush=True)
+        return
     goals = [g for g in GOALS if args.goal in (None, g.name)]
     print("| goal | runs | completed (exit 0) | correct | median s |")
     print("|---|---|---|---|---|")

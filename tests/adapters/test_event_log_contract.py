@@ -81,6 +81,33 @@ async def test_a_version_clash_raises_and_writes_nothing(
     assert await log.read_stream("other") == []
 
 
+async def test_concurrent_appends_each_get_their_own_outcome(
+    log: AsyncEventLog, context: Context
+) -> None:
+    # Appends queued together are committed together; one that clashes must
+    # fail alone and take nothing else down with it.
+    await log.append(messages(StreamCursor("s", 0, context), 1))
+    batches = [messages(StreamCursor(f"p{n}", 0, context), 2) for n in range(8)]
+    clash = messages(StreamCursor("s", 0, context), 1)
+    outcomes = await asyncio.gather(
+        *(log.append(b) for b in batches[:4]),
+        log.append(clash),
+        *(log.append(b) for b in batches[4:]),
+        return_exceptions=True,
+    )
+
+    assert isinstance(outcomes[4], ConcurrencyError)
+    positions = [p for o in outcomes if isinstance(o, list) for p in o]
+    assert len(positions) == 16
+    assert len(set(positions)) == 16
+    for n in range(8):
+        assert [e.text for e in await log.read_stream(f"p{n}")] == [  # type: ignore[attr-defined]
+            "message 0",
+            "message 1",
+        ]
+    assert await log.stream_version("s") == 1
+
+
 async def test_an_expected_version_ahead_of_the_stream_is_refused(
     log: AsyncEventLog, context: Context
 ) -> None:
