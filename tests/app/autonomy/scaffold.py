@@ -115,7 +115,7 @@ class World:
         settings = settings or RunSettings()
         settings = settings.model_copy(
             update={
-                "tools": settings.tools or sorted(registered_tools()),
+                "tools": settings.tools or loom_tools(),
                 "roles": models.roles(),
                 "models": {n: ModelInfo.of(p) for n, p in models.by_name().items()},
             }
@@ -149,6 +149,16 @@ class World:
             if isinstance(e, SubtaskStarted) and e.agent_stream:
                 found += await self.log.read_stream(e.agent_stream)
         return found
+
+
+def loom_tools() -> list[str]:
+    """Loom's own tools: other test modules register fakes that a ``loom``
+    process started by a test (a replay from the CLI) would not have."""
+    return sorted(
+        name
+        for name, tool in registered_tools().items()
+        if tool.__module__.startswith("loom.")
+    )
 
 
 def models_for(script: Script, **more: Any) -> RunModels:
