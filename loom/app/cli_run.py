@@ -66,10 +66,13 @@ def run(goal: str, workspace: Path, model: str | None, process: str | None) -> N
         raise click.UsageError(
             f"no process named {process!r}: process definitions are not installed yet"
         )
-    workspace.mkdir(parents=True, exist_ok=True)
-    config = load_config(workspace.resolve())
     try:
+        workspace.mkdir(parents=True, exist_ok=True)
+        config = load_config(workspace.resolve())
         outcome = asyncio.run(_run_task(config, goal, workspace.resolve(), model))
+    except OSError as error:
+        click.echo(f"error: cannot use {workspace} as the workspace: {error}", err=True)
+        raise SystemExit(2) from None
     except LoomError as error:
         click.echo(f"error: {error}", err=True)
         raise SystemExit(2) from None

@@ -266,3 +266,20 @@ async def test_by_default_an_action_that_needs_approval_is_denied_by_policy(
     )
     (told,) = [m.content for m in after.messages if m.role == "tool"]
     assert DENIED in told
+
+
+def test_a_corrupt_config_stops_loom_run_with_exit_2_and_says_where(
+    tmp_path: Path,
+) -> None:
+    workspace = tmp_path / "ws"
+    workspace.mkdir()
+    (workspace / "loom.toml").write_text(
+        "[execution]\nmax_parallel_subtasks = 'many'\n"
+    )
+
+    done = loom(tmp_path, "run", "anything", "-w", str(workspace))
+
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr
+    assert "loom.toml" in done.stderr
+    assert "max_parallel_subtasks" in done.stderr
