@@ -18,16 +18,26 @@ __all__ = ["repair_plan"]
 _LISTS = ("acceptance_criteria", "expected_files")
 
 
-def repair_plan(data: object) -> tuple[object, list[str]]:
+def repair_plan(
+    data: object, *, drop_reused_ids: bool = False
+) -> tuple[object, list[str]]:
     """``data`` with unambiguous mistakes fixed, and a note for each fix.
 
     Anything that is not a plan-shaped object is returned unchanged, for
     :func:`loom.domain.plan.parse_plan` to reject with its own message.
+
+    Args:
+        data: The decoded planner answer.
+        drop_reused_ids: Also drop every later subtask that reuses an earlier
+            one's id. Not unambiguous (the model may have meant two different
+            subtasks), so it is the last resort once re-asking has failed.
     """
     if not isinstance(data, dict) or not isinstance(data.get("subtasks"), list):
         return data, []
     notes: list[str] = []
     subtasks = _without_copies(data["subtasks"], notes)
+    if drop_reused_ids:
+        subtasks = _without_reused_ids(subtasks, notes)
     ids = {s.get("id") for s in subtasks if isinstance(s, dict)}
     repaired = [
         _repair_subtask(s, ids, notes) if isinstance(s, dict) else s for s in subtasks
@@ -47,6 +57,19 @@ def _without_copies(subtasks: list[object], notes: list[str]) -> list[object]:
             kept.append(subtask)
     for own, count in copies.items():
         notes.append(f"dropped {count} exact copies of subtask {own!r}")
+    return kept
+
+
+def _without_reused_ids(subtasks: list[object], notes: list[str]) -> list[object]:
+    kept: list[object] = []
+    seen: set[object] = set()
+    for subtask in subtasks:
+        own = subtask.get("id") if isinstance(subtask, dict) else None
+        if own is not None and own in seen:
+            notes.append(f"dropped a later subtask that reused the id {own!r}")
+            continue
+        seen.add(own)
+        kept.append(subtask)
     return kept
 
 

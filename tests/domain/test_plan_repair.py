@@ -72,3 +72,14 @@ def test_exact_copies_of_a_subtask_are_dropped_but_different_ones_kept() -> None
 
     assert repaired == {"subtasks": [one, other]}
     assert notes == ["dropped 2 exact copies of subtask 'a'"]
+
+
+def test_reused_ids_are_dropped_only_when_asked_as_a_last_resort() -> None:
+    first = {"id": "a", "description": "x", "depends_on": []}
+    reuse = {"id": "a", "description": "y", "depends_on": []}
+    data = {"subtasks": [first, reuse]}
+
+    assert repair_plan(data) == (data, [])
+    repaired, notes = repair_plan(data, drop_reused_ids=True)
+    assert repaired == {"subtasks": [first]}
+    assert notes == ["dropped a later subtask that reused the id 'a'"]

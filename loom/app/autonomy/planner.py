@@ -114,12 +114,14 @@ async def make_plan(
         ChatMessage(role="user", content=brief),
     ]
     problem = "the planner was never asked"
-    for _ in range(attempts):
+    for attempt in range(1, attempts + 1):
         completion = await _complete(
             provider, ModelRequest(messages=messages, params=params)
         )
         try:
-            return _validated(completion.text)
+            # Re-asking comes first; only the last answer may lose subtasks
+            # that reuse an id, rather than the whole task failing.
+            return _validated(completion.text, last_resort=attempt == attempts)
         except PlanError as error:
             problem = str(error)
         messages += [
@@ -129,12 +131,12 @@ async def make_plan(
     raise PlanningFailed(f"no usable plan after {attempts} attempts: {problem}")
 
 
-def _validated(text: str) -> PlannedWork:
+def _validated(text: str, *, last_resort: bool = False) -> PlannedWork:
     try:
         data = repair_json(text)
     except JsonRepairError as error:
         raise PlanError([f"the answer is not JSON: {error}"]) from None
-    repaired, notes = repair_plan(data)
+    repaired, notes = repair_plan(data, drop_reused_ids=last_resort)
     return PlannedWork(parse_plan(repaired), notes)
 
 

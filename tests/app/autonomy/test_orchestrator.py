@@ -320,3 +320,22 @@ async def test_tier_three_takes_a_vote_of_different_verifiers(world: World) -> N
     ]
     assert votes[3].verifier == "consensus 2/3 (quorum 2)"
     assert votes[3].passed
+
+
+async def test_a_plan_that_keeps_reusing_an_id_is_used_without_the_reuses(
+    world: World,
+) -> None:
+    reused = plan(
+        {"id": "a", "description": "write a", "expected_files": ["a.py"]},
+        {"id": "a", "description": "write a again", "expected_files": ["a.py"]},
+    )
+    script = Script(plans=[reused], steps={"a": write_then_answer("a.py")})
+    models = models_for(script)
+    outcome = await world.run("a", models)
+
+    assert outcome.status == "completed"
+    planner_calls = [r for r in models.planner.requests if is_planner(r)]  # type: ignore[attr-defined]
+    assert len(planner_calls) == 3
+    proposed = next(e for e in await world.task_events() if isinstance(e, PlanProposed))
+    assert [s.description for s in proposed.subtasks] == ["write a"]
+    assert proposed.repairs == ["dropped a later subtask that reused the id 'a'"]
