@@ -341,7 +341,7 @@ class SessionEngine:
         # Tool definitions travel with every request (as native tools or in
         # the system prompt), so their tokens are kept out of the history.
         if self._specs_tokens is None:
-            text = json.dumps([s.model_dump() for s in specs])
+            text = _specs_json(specs)
             self._specs_tokens = self._memo.counter.count(text) + 16 * len(specs)
         return self._specs_tokens
 
@@ -358,7 +358,7 @@ class SessionEngine:
         if self._calibrated:
             return
         self._calibrated = True
-        specs = json.dumps([s.model_dump() for s in self.tools.specs()])
+        specs = _specs_json(self.tools.specs())
         samples = [self.deps.identity, self.deps.tool_guidance, self._summary, specs]
         counts = await self.observations.token_counts(samples)
         if counts is None:
@@ -528,3 +528,16 @@ def _model_fields(deps: SessionDeps) -> dict[str, Any]:
             ),
         },
     }
+
+
+_SPECS_JSON: dict[tuple[str, ...], str] = {}
+
+
+def _specs_json(specs: list[ToolSpec]) -> str:
+    # Every engine (each subtask attempt is one) measures the same tool
+    # definitions; encoding them once per tool set keeps that off each
+    # attempt. A tool's spec never changes (``Tool.spec`` is cached too).
+    key = tuple(spec.name for spec in specs)
+    if key not in _SPECS_JSON:
+        _SPECS_JSON[key] = json.dumps([spec.model_dump() for spec in specs])
+    return _SPECS_JSON[key]

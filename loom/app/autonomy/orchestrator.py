@@ -117,6 +117,7 @@ class Orchestrator:
         self._learning: list[asyncio.Task[None]] = []
         self._replans = 0
         self._goal = ""
+        self._planning_error = ""
 
     async def run_goal(self, goal: str, process: str | None = None) -> TaskOutcome:
         """Plan ``goal``, run it to an outcome, and record every step."""
@@ -139,7 +140,8 @@ class Orchestrator:
         try:
             plan = await self._unless_cancelled(self._plan())
             if plan is None:
-                return await self._fail("the planner gave no usable plan")
+                why = f"the planner gave no usable plan: {self._planning_error}"
+                return await self._fail(why)
             await self.journal.record(TaskStarted)
             return await self._schedule(_Board(plan))
         except _Cancelled:
@@ -345,8 +347,6 @@ class Orchestrator:
         return await self._fail(reason)
 
     async def _fail(self, reason: str) -> TaskOutcome:
-        if reason.startswith("the planner"):
-            reason = f"{reason}: {getattr(self, '_planning_error', '')}".rstrip(": ")
         await self.journal.record(TaskFailed, reason=reason)
         return TaskOutcome(self.task_id, "failed", reason)
 
