@@ -12,6 +12,8 @@ from pathlib import Path
 import click
 from rich.console import Console
 
+from loom.adapters.determinism import SystemClock, stream_context
+from loom.adapters.eventstore.journal import StreamJournal
 from loom.adapters.tools import registered_tools
 from loom.app.autonomy.orchestrator import Orchestrator, TaskOutcome
 from loom.app.autonomy.runtime import LiveAdapters, RunContext, RunModels
@@ -24,9 +26,8 @@ from loom.app.models import (
     default_model_notice,
 )
 from loom.app.run_view import RunView, file_stats, render_summary
-from loom.app.session import ContextFactory
 from loom.app.wiring import Stores, open_stores
-from loom.domain.errors import ConfigError, LoomError
+from loom.domain.errors import ConcurrencyError, ConfigError, LoomError
 from loom.domain.eventbase import Event
 from loom.domain.events import (
     ApprovalGranted,
@@ -242,10 +243,6 @@ def _append_control(
 async def _append(
     config: LoomConfig, task: str, cls: type[Event], fields: Mapping[str, object]
 ) -> None:
-    from loom.adapters.determinism import SystemClock, stream_context
-    from loom.adapters.eventstore.journal import StreamJournal
-    from loom.domain.errors import ConcurrencyError
-
     stores = open_stores(config)
     try:
         if not any(
@@ -255,10 +252,8 @@ async def _append(
         stream = control_stream(task)
         for _ in range(20):  # another writer may append between read and write
             version = await stores.log.stream_version(stream)
-            context: ContextFactory = lambda s, v: stream_context(s, v, SystemClock())  # noqa: E731
-            journal = StreamJournal(
-                stores.log, stream, version, context(stream, version)
-            )
+            context = stream_context(stream, version, SystemClock())
+            journal = StreamJournal(stores.log, stream, version, context)
             try:
                 await journal.record(cls, **fields)
                 return

@@ -17,6 +17,7 @@ import asyncio
 import hashlib
 import json
 from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
 
 from loom.domain.errors import LoomError
 from loom.domain.eventbase import Event
@@ -39,9 +40,11 @@ from loom.domain.models import (
 from loom.domain.ports import BlobStore, Journal, ModelProvider
 
 __all__ = [
+    "RecordedCall",
     "RecordingProvider",
     "ReplayMismatchError",
     "ReplayProvider",
+    "recorded_calls",
     "request_document",
 ]
 
@@ -155,7 +158,7 @@ class ReplayProvider:
         self.name, self.model = provider.name, provider.model
         self.capabilities = provider.capabilities
         self._provider = provider
-        self._calls = _pair_calls(recorded)
+        self._calls = recorded_calls(recorded)
         self._next = 0
 
     def stream(self, request: ModelRequest) -> AsyncIterator[StreamItem]:
@@ -168,7 +171,7 @@ class ReplayProvider:
         index = self._next
         if index >= len(self._calls):
             raise ReplayMismatchError(index, None, "")
-        started, outcome = self._calls[index]
+        started, outcome = self._calls[index].started, self._calls[index].outcome
         self._next += 1
         fingerprint = fingerprint_of(request_document(self._provider, request))
         if fingerprint != started.fingerprint:
@@ -190,15 +193,29 @@ class ReplayProvider:
         )
 
 
-_Outcome = ModelCallCompleted | ModelCallFailed | None
+@dataclass(frozen=True)
+class RecordedCall:
+    """One recorded model call: its start, its outcome (None when the
+    recording ends mid-call) and the warnings it raised."""
+
+    started: ModelCallStarted
+    outcome: ModelCallCompleted | ModelCallFailed | None
+    warnings: list[str]
 
 
-def _pair_calls(events: Sequence[Event]) -> list[tuple[ModelCallStarted, _Outcome]]:
+def recorded_calls(events: Sequence[Event]) -> list[RecordedCall]:
+    """The model calls of a recorded stream, in the order they were made."""
     starts: dict[str, ModelCallStarted] = {}
     outcomes: dict[str, ModelCallCompleted | ModelCallFailed] = {}
+    warnings: dict[str, list[str]] = {}
     for event in events:
         if isinstance(event, ModelCallStarted):
             starts[event.call_id] = event
         elif isinstance(event, ModelCallCompleted | ModelCallFailed):
             outcomes[event.call_id] = event
-    return [(start, outcomes.get(call_id)) for call_id, start in starts.items()]
+        elif isinstance(event, ModelCallWarned):
+            warnings.setdefault(event.call_id, []).append(event.warning)
+    return [
+        RecordedCall(start, outcomes.get(call_id), warnings.get(call_id, []))
+        for call_id, start in starts.items()
+    ]

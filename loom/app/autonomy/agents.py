@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from loom.adapters.tools import Tool, registered_tools
 from loom.app.autonomy.runtime import RunContext
+from loom.app.autonomy.settings import SMALL_CONTEXT
 from loom.app.session import ForcedCall, SessionDeps, SessionEngine
 from loom.domain.eventbase import Event
 from loom.domain.events import AgentFinished, AgentStarted
@@ -37,8 +38,6 @@ Rules:
 - When the subtask is done, answer in one or two sentences with what you did.
   Never claim an action you did not take with a tool: it is checked."""
 
-# A small context cannot hold many tool definitions and a conversation too.
-_SMALL_CONTEXT = 8192
 _SMALL_TOOLS = (
     "read_file",
     "write_file",
@@ -140,7 +139,7 @@ class AgentRunner:
         every = registered_tools()
         if allowed := self._run.settings.tools:
             every = {name: tool for name, tool in every.items() if name in allowed}
-        if provider.capabilities.context_length <= _SMALL_CONTEXT:
+        if provider.capabilities.context_length <= SMALL_CONTEXT:
             return {name: every[name] for name in _SMALL_TOOLS if name in every}
         tools = {n: t for n, t in every.items() if n not in _NEVER}
         if stream.count("/delegate-") >= MAX_DELEGATION_DEPTH:

@@ -22,7 +22,7 @@ from loom.adapters.verification.deterministic import (
 )
 from loom.app.autonomy.agents import AgentReport, AgentRunner
 from loom.app.autonomy.runtime import RunContext
-from loom.app.autonomy.settings import agent_stream
+from loom.app.autonomy.settings import SMALL_CONTEXT, agent_stream
 from loom.app.review import consensus, extract, plan_voters, review
 from loom.app.session import ForcedCall
 from loom.domain.eventbase import Event
@@ -41,7 +41,6 @@ from loom.domain.verification import CheckResult, Verdict
 
 __all__ = ["AttemptResult", "AttemptRunner", "Brief"]
 
-_SMALL_CONTEXT = 8192
 _SUMMARY_CHARS = 600
 
 
@@ -121,7 +120,7 @@ class AttemptRunner:
         # cannot skip, made valid by construction rather than hoped for. The
         # content is drafted as a code block, which such a model writes far
         # better than code inside JSON (docs/adr/0018).
-        if provider.capabilities.context_length > _SMALL_CONTEXT:
+        if provider.capabilities.context_length > SMALL_CONTEXT:
             return None
         probe = self._run.adapters.probe()
         unusable = []

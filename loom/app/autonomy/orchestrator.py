@@ -27,6 +27,7 @@ from loom.app.autonomy.planner import (
     subtasks_text,
 )
 from loom.app.autonomy.runtime import RunContext
+from loom.app.autonomy.settings import agent_stream
 from loom.domain.eventbase import Event
 from loom.domain.events import (
     Escalated,
@@ -213,7 +214,7 @@ class Orchestrator:
         track.attempts += 1
         provider = self._executor_for(track)
         brief = Brief(self._goal, self._done_before(board, subtask), track.feedback)
-        stream = f"{self.task_id}/{subtask.id}/{track.attempts}"
+        stream = agent_stream(self.task_id, subtask.id, track.attempts)
         await self.journal.record(
             SubtaskStarted,
             subtask_id=subtask.id,

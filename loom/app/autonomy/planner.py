@@ -43,7 +43,7 @@ Answer with JSON only."""
 
 # Small models given room repeat list items until the limit; tighter limits
 # keep a plan from a weak model short without constraining a strong one much.
-_SMALL_CONTEXT = 16384
+_SMALL_PLANNER_CONTEXT = 16384
 _FILE_NAME = re.compile(
     r"(?<![\w/.:-])((?:[\w-]+/)*[\w-]+\.[A-Za-z][A-Za-z0-9]{0,7})(?![\w/])"
 )
@@ -75,7 +75,7 @@ def plan_schema_for(context_length: int, named: list[str]) -> dict[str, Any]:
     mentioned. For one, lists are short, ``checks`` is left out, and when the
     goal names files, the expected files are chosen from those names.
     """
-    if context_length > _SMALL_CONTEXT:
+    if context_length > _SMALL_PLANNER_CONTEXT:
         return PLAN_SCHEMA
     schema = copy.deepcopy(PLAN_SCHEMA)
     subtasks = schema["properties"]["subtasks"]

@@ -11,12 +11,16 @@ from loom.domain.models import Capabilities
 from loom.domain.ports import ModelProvider
 
 __all__ = [
+    "SMALL_CONTEXT",
     "ModelInfo",
     "RunSettings",
     "agent_stream",
     "control_stream",
-    "task_of",
 ]
+
+SMALL_CONTEXT = 8192
+"""Executors with at most this many tokens of context get five tools and a
+drafted first write (docs/adr/0018)."""
 
 # Writes stay inside the workspace and are undoable; shell and git commands
 # still pass through the command classifier, whose "ask" goes to the policy.
@@ -89,8 +93,3 @@ def control_stream(task_id: str) -> str:
 
 def agent_stream(task_id: str, subtask_id: str, attempt: int) -> str:
     return f"{task_id}/{subtask_id}/{attempt}"
-
-
-def task_of(stream: str) -> str:
-    """The task a stream belongs to (``task-…/s1/2`` → ``task-…``)."""
-    return stream.split("/", 1)[0]

@@ -8,14 +8,13 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import replace
 from typing import Any, NoReturn
 
+from loom.adapters.models.recording import recorded_calls
 from loom.adapters.tools import Tool, ToolContext, ToolResult, ToolRunner
 from loom.app.autonomy.settings import ModelInfo
 from loom.domain.eventbase import ENVELOPE_FIELDS, Event
 from loom.domain.events import (
     ModelCallCompleted,
     ModelCallFailed,
-    ModelCallStarted,
-    ModelCallWarned,
     ToolCallCompleted,
     ToolCallInterrupted,
 )
@@ -30,15 +29,25 @@ from loom.domain.models import (
 )
 
 __all__ = [
+    "UNKNOWN_CAPABILITIES",
     "Parking",
     "RecordedModelError",
     "ReplayedModel",
     "ReplayedTools",
     "StreamCalls",
+    "payload_of",
 ]
 
 _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 _NOT_COPIED = {*ENVELOPE_FIELDS, "id", "at"}
+
+UNKNOWN_CAPABILITIES = Capabilities(
+    native_tools=False,
+    context_length=8192,
+    streams_tool_calls=False,
+    constrained_output=False,
+)
+"""What a replay assumes of a model whose abilities were not recorded."""
 
 
 class Parking:
@@ -74,13 +83,14 @@ class StreamCalls:
 
     def __init__(self, stream: str, events: Sequence[Event], parking: Parking) -> None:
         self.stream, self._parking = stream, parking
-        self._calls = _pair_calls(events)
+        self._calls = recorded_calls(events)
         self._next = 0
 
     async def next(self) -> tuple[ModelCallCompleted, list[str]]:
         if self._next >= len(self._calls):
             await self._parking.park(self.stream)
-        outcome, warnings = self._calls[self._next]
+        call = self._calls[self._next]
+        outcome, warnings = call.outcome, call.warnings
         self._next += 1
         if outcome is None or (
             isinstance(outcome, ModelCallFailed) and outcome.error == "cancelled"
@@ -158,7 +168,7 @@ class ReplayedTools(ToolRunner):
             # recording the event that first names it; draw it the same way.
             for _ in range(self._fresh_ids(index, event)):
                 self.ctx.journal.new_id()
-            await self.ctx.journal.record(type(event), **_payload(event))
+            await self.ctx.journal.record(type(event), **payload_of(event))
         return ToolResult(end.result, end.is_error, end.duration_ms, end.full_output)
 
     async def _delegate(self, start: int, arguments: dict[str, Any]) -> ToolResult:
@@ -176,7 +186,7 @@ class ReplayedTools(ToolRunner):
         self._scanned = max(self._scanned, index)
         fresh = {
             value
-            for key, value in _payload(event).items()
+            for key, value in payload_of(event).items()
             if key.endswith("_id") and isinstance(value, str) and _UUID.match(value)
         } - self._known
         return len(fresh)
@@ -190,30 +200,13 @@ class ReplayedTools(ToolRunner):
         return side, None
 
 
-def _payload(event: Event) -> dict[str, Any]:
+def payload_of(event: Event) -> dict[str, Any]:
     return {k: v for k, v in event.model_dump().items() if k not in _NOT_COPIED}
 
 
 def _ids_in(event: Event) -> set[str]:
     found = {str(event.id)}
-    for key, value in _payload(event).items():
+    for key, value in payload_of(event).items():
         if key.endswith("_id") and isinstance(value, str):
             found.add(value)
     return found
-
-
-_Outcome = tuple[ModelCallCompleted | ModelCallFailed | None, list[str]]
-
-
-def _pair_calls(events: Sequence[Event]) -> list[_Outcome]:
-    order: list[str] = []
-    outcomes: dict[str, ModelCallCompleted | ModelCallFailed] = {}
-    warnings: dict[str, list[str]] = {}
-    for event in events:
-        if isinstance(event, ModelCallStarted):
-            order.append(event.call_id)
-        elif isinstance(event, ModelCallCompleted | ModelCallFailed):
-            outcomes[event.call_id] = event
-        elif isinstance(event, ModelCallWarned):
-            warnings.setdefault(event.call_id, []).append(event.warning)
-    return [(outcomes.get(c), warnings.get(c, [])) for c in order]

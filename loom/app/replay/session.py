@@ -19,7 +19,14 @@ from loom.app.autonomy.settings import ModelInfo
 from loom.app.observations import RecordedObservations
 from loom.app.replay.adapters import replay_context
 from loom.app.replay.log import RecordedRun, ReplayBlobs, ReplayLog, ReplayStopped
-from loom.app.replay.models import Parking, ReplayedModel, ReplayedTools, StreamCalls
+from loom.app.replay.models import (
+    UNKNOWN_CAPABILITIES,
+    Parking,
+    ReplayedModel,
+    ReplayedTools,
+    StreamCalls,
+    payload_of,
+)
 from loom.app.replay.task import ReplayReport, report_of, watch_quiescence
 from loom.app.session import SessionDeps, SessionEngine
 from loom.domain.eventbase import Event
@@ -36,8 +43,6 @@ from loom.domain.models import Capabilities
 from loom.domain.ports import ApprovalAnswer, ApprovalRequest, BlobStore, EventLog
 
 __all__ = ["replay_session"]
-
-_NOT_COPIED = {"stream", "version", "id", "at"}
 
 
 class _RecordedApprovals:
@@ -96,7 +101,7 @@ class _Driver:
     async def run(self) -> None:
         started = self.events[0]
         assert isinstance(started, SessionStarted)
-        opener = (SessionStarted, _payload(started))
+        opener = (SessionStarted, payload_of(started))
         self._bind(
             await SessionEngine.begin(
                 self.deps, self.stream, Path(started.workspace), opener
@@ -159,7 +164,11 @@ class _Driver:
         info = ModelInfo(
             name=started.model,
             model=started.model_id or started.model,
-            capabilities=Capabilities.model_validate(started.capabilities or _UNKNOWN),
+            capabilities=(
+                Capabilities.model_validate(started.capabilities)
+                if started.capabilities
+                else UNKNOWN_CAPABILITIES
+            ),
         )
         calls = StreamCalls(self.stream, self.events, self.parking)
         return SessionDeps(
@@ -206,15 +215,3 @@ def _offered(settings: dict[str, Any]) -> dict[str, type[Tool]] | None:
     if missing:
         raise LookupError(f"the session used tools this Loom does not have: {missing}")
     return {name: every[name] for name in names}
-
-
-_UNKNOWN = {
-    "native_tools": True,
-    "context_length": 32768,
-    "streams_tool_calls": True,
-    "constrained_output": False,
-}
-
-
-def _payload(event: Event) -> dict[str, Any]:
-    return {k: v for k, v in event.model_dump().items() if k not in _NOT_COPIED}

@@ -23,7 +23,7 @@ from typing import Any
 from loom.app.autonomy.orchestrator import Orchestrator
 from loom.app.autonomy.runtime import RunContext, RunModels
 from loom.app.autonomy.settings import ModelInfo, RunSettings, control_stream
-from loom.app.replay.adapters import ReplayAdapters
+from loom.app.replay.adapters import ReplayAdapters, first_before
 from loom.app.replay.log import (
     Diverged,
     RecordedRun,
@@ -31,17 +31,14 @@ from loom.app.replay.log import (
     ReplayLog,
     ReplayStopped,
 )
-from loom.app.replay.models import Parking
+from loom.app.replay.models import UNKNOWN_CAPABILITIES, Parking
 from loom.domain.eventbase import Event
 from loom.domain.events import (
-    FileChanged,
-    FileSnapshotted,
     ModelCallStarted,
     SubtaskStarted,
     TaskCancelled,
     TaskCreated,
 )
-from loom.domain.models import Capabilities
 from loom.domain.ports import BlobStore, EventLog
 from loom.domain.replay_diff import (
     EventDifference,
@@ -259,7 +256,7 @@ def _stand_ins(settings: RunSettings) -> RunModels:
 
     def model(name: str) -> _StandIn:
         info = settings.models.get(name) or ModelInfo(
-            name=name, model=name, capabilities=_UNKNOWN
+            name=name, model=name, capabilities=UNKNOWN_CAPABILITIES
         )
         return _StandIn(info)
 
@@ -273,14 +270,6 @@ def _stand_ins(settings: RunSettings) -> RunModels:
         extractor=model(extractor[0]) if extractor else None,
         escalation=model(escalation[0]) if escalation else None,
     )
-
-
-_UNKNOWN = Capabilities(
-    native_tools=False,
-    context_length=8192,
-    streams_tool_calls=False,
-    constrained_output=False,
-)
 
 
 class _StandIn:
@@ -318,15 +307,7 @@ async def restore_before_run(
     recorded: RecordedRun, blobs: BlobStore, target: Path
 ) -> None:
     """Put every file the run changed back the way it was before the run."""
-    firsts: dict[str, str | None] = {}
-    ordered = sorted(
-        (e for events in recorded.streams.values() for e in events
-         if isinstance(e, FileSnapshotted | FileChanged)),
-        key=lambda e: e.at,
-    )  # fmt: skip
-    for event in ordered:
-        firsts.setdefault(event.path, event.before)
-    for path, before in firsts.items():
+    for path, before in first_before(recorded).items():
         file = target / path
         if before is None:
             file.unlink(missing_ok=True)
