@@ -27,7 +27,6 @@ from pathlib import Path
 
 import httpx
 
-from loom.adapters.blobs import AsyncBlobStore
 from loom.adapters.determinism import RandomIds, SystemClock, context_from
 from loom.adapters.eventstore.backends import SQLiteBackend
 from loom.adapters.eventstore.journal import StreamJournal
@@ -107,7 +106,7 @@ async def added_latency(base: str, calls: int, home: Path) -> dict[str, float]:
     log = AsyncEventLog(EventStore(backend))
     context = context_from(SystemClock(), RandomIds())
     journal = await StreamJournal.open(log, "session-bench", context)
-    recorded = RecordingProvider(provider, journal, AsyncBlobStore(backend), "executor")
+    recorded = RecordingProvider(provider, journal, "executor")
     body = provider.request_body(REQUEST)
     samples: dict[str, list[float]] = {"direct": [], "provider": [], "recorded": []}
     async with httpx.AsyncClient(base_url=base, timeout=120) as client:

@@ -120,6 +120,10 @@ class SessionDeps:
     role: str = "executor"
     subtask_id: str | None = None
     """The subtask an agent works on; its tool calls and changes carry it."""
+    durable_turns: bool = True
+    """Wait for a turn's staged events to commit before returning its outcome
+    (a person may read the answer). An agent's caller commits at its own
+    next awaited event instead."""
 
 
 @dataclass(frozen=True)
@@ -160,13 +164,9 @@ class _ObservedJournal(StreamJournal):
         super().__init__(*args)
         self._engine = engine
 
-    async def record_many(
-        self, *specs: tuple[type[Event], dict[str, Any]]
-    ) -> list[Event]:
-        events = await super().record_many(*specs)
+    def _recorded(self, events: list[Event]) -> None:
         for event in events:
             self._engine._observe(event)
-        return events
 
 
 class SessionEngine:
@@ -180,9 +180,7 @@ class SessionEngine:
         context = deps.contexts(stream, len(events)) if deps.contexts else deps.context
         self.journal = _ObservedJournal(self, deps.log, stream, len(events), context)
         self.tools = self._tool_runner(events)
-        self.provider = RecordingProvider(
-            deps.provider, self.journal, deps.blobs, deps.role
-        )
+        self.provider = RecordingProvider(deps.provider, self.journal, deps.role)
         self.observations = deps.observations or LiveObservations(deps.provider)
         self.force_next: ForcedCall | None = None
         self._drafting: ForcedCall | None = None
@@ -201,7 +199,9 @@ class SessionEngine:
         """A new session in ``workspace`` (an absolute, resolved path)."""
         stream = f"session-{deps.context.new_id()}"
         opener = (SessionStarted, {"workspace": str(workspace), "title": title})
-        return await cls.begin(deps, stream, workspace, opener, **_model_fields(deps))
+        engine = await cls.begin(deps, stream, workspace, opener, **_model_fields(deps))
+        await engine.journal.flush()  # a session someone started exists at once
+        return engine
 
     @classmethod
     async def begin(
@@ -215,7 +215,7 @@ class SessionEngine:
         """A new engine on ``stream``, whose first event is ``opener``."""
         engine = cls(deps, stream, workspace, [])
         cls_, fields = opener
-        await engine.journal.record(cls_, **fields, **more)
+        engine.journal.note(cls_, **fields, **more)
         return engine
 
     @classmethod
@@ -239,10 +239,15 @@ class SessionEngine:
         """Run one turn for the user's ``text``; cancel it with :meth:`cancel`."""
         self._turn = asyncio.current_task()
         try:
-            await self.journal.record(UserMessaged, text=text)
+            # The turn's opening facts are staged: they commit while the model
+            # works, and before any tool can act.
+            self.journal.note(UserMessaged, text=text)
             await self._survey()
             await self._calibrate()
-            return await self._loop()
+            outcome = await self._loop()
+            if self.deps.durable_turns:
+                await self.journal.flush()
+            return outcome
         except asyncio.CancelledError:
             await asyncio.shield(self._cancelled())
             return TurnOutcome("cancelled")
@@ -255,9 +260,7 @@ class SessionEngine:
     def use_provider(self, provider: ModelProvider) -> None:
         """Switch the executor model (``/model NAME``) from the next call on."""
         self.deps.provider = provider
-        self.provider = RecordingProvider(
-            provider, self.journal, self.deps.blobs, self.deps.role
-        )
+        self.provider = RecordingProvider(provider, self.journal, self.deps.role)
 
     def cancel(self) -> bool:
         """Stop the current model call or tool; the session stays usable."""
@@ -293,7 +296,7 @@ class SessionEngine:
             return self.provider
         (path,) = drafting.choices["path"]
         draft = WholeFileDraft(self.deps.provider, drafting.draft, path)
-        return RecordingProvider(draft, self.journal, self.deps.blobs, self.deps.role)
+        return RecordingProvider(draft, self.journal, self.deps.role)
 
     async def _request(self) -> ModelRequest:
         capabilities = self.provider.capabilities
@@ -320,7 +323,7 @@ class SessionEngine:
         newly = sorted(set(prompt.dropped_turns) - self._trimmed)
         if newly:
             self._trimmed.update(newly)
-            await self.journal.record(ContextTrimmed, turns=self._recall_range(newly))
+            self.journal.note(ContextTrimmed, turns=self._recall_range(newly))
         params = ModelParams(
             max_tokens=self.deps.max_tokens,
             temperature=self.deps.temperature,
@@ -349,7 +352,7 @@ class SessionEngine:
         # Once per turn: the model's own changes show in its tool results.
         summary = await self.observations.survey(self.workspace)
         if summary is not None and summary != self._surveyed:
-            await self.journal.record(WorkspaceSurveyed, summary=summary)
+            self.journal.note(WorkspaceSurveyed, summary=summary)
             self._surveyed = summary
         self._summary = self._surveyed or ""
 
@@ -363,7 +366,7 @@ class SessionEngine:
         counts = await self.observations.token_counts(samples)
         if counts is None:
             return
-        await self.journal.record(TokenizerCalibrated, counts=counts)
+        self.journal.note(TokenizerCalibrated, counts=counts)
         counter = EstimatedCounter.calibrated(zip(samples, counts, strict=True))
         self._memo = TokenMemo(counter)
         self._specs_tokens = None

@@ -62,14 +62,34 @@ class IdGen(Protocol):
 class EventLog(Protocol):
     """The append-only log of every event: Loom's single source of truth."""
 
-    async def append(self, events: Sequence[Event]) -> list[int]:
+    async def append(
+        self, events: Sequence[Event], blobs: Sequence[bytes] = ()
+    ) -> list[int]:
         """Append events atomically and return their global positions.
 
         Each event carries its stream and version; the first event of a stream in
         the batch must directly follow that stream's current version (the
         expected version), else ``ConcurrencyError`` is raised and nothing is
-        written. Blobs the events name must already be in the blob store.
+        written. Blobs the events name must be in the blob store already or be
+        among ``blobs``, which are stored first.
         """
+        ...
+
+    def stage(self, events: Sequence[Event], blobs: Sequence[bytes] = ()) -> None:
+        """Queue ``events`` (and first the ``blobs`` they name) for appending,
+        without waiting for the commit.
+
+        Writes commit in the order they were staged or appended, each batch
+        all or none, so an ``append`` that returns has also committed
+        everything staged before it, and reads see everything staged before
+        them. Checks that need the database happen at the commit; if a staged
+        write fails there, the log refuses every later write.
+        """
+        ...
+
+    async def flush(self) -> None:
+        """Wait until every write made so far has committed; raise the error
+        of a staged write that failed."""
         ...
 
     async def read_stream(
@@ -180,6 +200,18 @@ class Journal(Protocol):
 
     async def record(self, cls: type[E], **fields: Any) -> E:
         """Create the stream's next event of class ``cls`` and append it."""
+        ...
+
+    def note(
+        self, cls: type[E], *, with_blobs: Sequence[bytes] = (), **fields: Any
+    ) -> E:
+        """Create the stream's next event and stage it (``EventLog.stage``):
+        for facts that no side effect waits on, such as a model call starting.
+        The next ``record`` commits it first."""
+        ...
+
+    async def flush(self) -> None:
+        """Wait until every event of this journal so far has committed."""
         ...
 
 

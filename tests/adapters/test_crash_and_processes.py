@@ -114,3 +114,43 @@ def test_two_processes_appending_to_different_streams_lose_nothing(
     positions = [r.position for r in store.read_all(limit=10_000)]
     store.close()
     assert positions == sorted(set(positions))
+
+
+JOURNAL_CHILD = Path(__file__).with_name("journal_child.py")
+
+
+@pytest.mark.slow
+def test_staged_events_are_lost_only_after_the_last_acknowledged_one(
+    tmp_path: Path,
+) -> None:
+    # A kill may drop notes made after the last awaited record, never one
+    # before it, never a version in the middle, never a snapshot's blob.
+    path = tmp_path / "staged.db"
+    url = f"sqlite:///{path}"
+    rng = random.Random(20261126)
+    acked_total = 0
+    for _ in range(KILLS // 2):
+        child = subprocess.Popen(
+            [sys.executable, str(JOURNAL_CHILD), url, "task-staged"],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert child.stdout is not None
+        assert child.stdout.readline().strip() == "ready"
+        time.sleep(rng.uniform(0.0, 0.05))
+        child.send_signal(signal.SIGKILL)
+        acked = [int(line.split()[1]) for line in finish(child).splitlines()]
+        store = EventStore(SQLiteBackend(path))
+        try:
+            events = store.read_stream("task-staged")
+            refs = {ref for event in events for ref in event.blob_refs()}
+            missing = refs - store.backend.present_blobs(refs)
+        finally:
+            store.close()
+        assert [e.version for e in events] == list(range(1, len(events) + 1))
+        assert len(events) >= max(acked, default=0), "an acknowledged event was lost"
+        assert not missing, "an event names a blob that was never stored"
+        acked_total += len(acked)
+    assert acked_total > KILLS // 2, "the children were killed before recording"
+    with sqlite3.connect(path) as connection:
+        assert connection.execute("PRAGMA integrity_check").fetchone() == ("ok",)

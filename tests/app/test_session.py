@@ -120,6 +120,23 @@ async def test_a_read_runs_without_asking_and_its_result_goes_back(
     assert approved.by == "policy"
 
 
+async def test_a_session_and_each_answered_turn_are_committed_on_return(
+    world: World,
+) -> None:
+    # Another store on the same file stands in for another process: it sees
+    # only what has committed, though the engine stages most of a turn.
+    other = EventStore(SQLiteBackend(world.root / "loom.db"))
+    engine = await SessionEngine.start(
+        world.deps(ScriptedProvider([answer("Hello.")])), world.workspace
+    )
+    assert [e.type for e in other.read_stream(engine.stream)] == ["session.started"]
+    await engine.send("hi")
+    committed = other.read_stream(engine.stream)
+    other.close()
+    assert committed == await world.events(engine)
+    assert committed[-1].type == "model.call.completed"
+
+
 async def test_a_denied_write_tells_the_model_why(world: World) -> None:
     model = ScriptedProvider(
         [

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from typing import Any, TypeVar
 
 from loom.domain.eventbase import Context, Event, StreamCursor
@@ -17,7 +18,8 @@ class StreamJournal:
     """Implements ``loom.domain.ports.Journal`` for one stream of an ``EventLog``.
 
     Appends are serialised by a lock so concurrent tasks of one session or run
-    never race each other for the next version.
+    never race each other for the next version. Subclasses hear of each new
+    event through ``_recorded``.
     """
 
     def __init__(
@@ -58,10 +60,41 @@ class StreamJournal:
             events = [self._cursor.new(cls, **fields) for cls, fields in specs]
             try:
                 await self._log.append(events)
-            except BaseException:
-                # A cancelled await may still have committed on the writer
-                # thread, so the true version is read back before the next event.
-                self._cursor.version = first
+            except asyncio.CancelledError:
+                # The write is queued and will almost surely commit; the true
+                # version is read back before the next awaited event.
                 self._unsure = True
                 raise
-            return events
+            except BaseException:
+                self._cursor.version = first
+                raise
+        self._recorded(events)
+        return events
+
+    def note(
+        self, cls: type[E], *, with_blobs: Sequence[bytes] = (), **fields: Any
+    ) -> E:
+        """Stage the stream's next event without waiting for its commit.
+
+        Only for facts no side effect depends on (a model call starting, a
+        verdict): the event commits in order, before anything recorded after
+        it, but a killed process may lose it with everything after it.
+        """
+        # No lock: the cursor and the write queue both take events in call
+        # order, so a note made while a record awaits its commit follows it.
+        first = self._cursor.version
+        event = self._cursor.new(cls, **fields)
+        try:
+            self._log.stage([event], with_blobs)
+        except BaseException:
+            self._cursor.version = first
+            raise
+        self._recorded([event])
+        return event
+
+    async def flush(self) -> None:
+        """Wait until every event noted or recorded so far has committed."""
+        await self._log.flush()
+
+    def _recorded(self, events: list[Event]) -> None:
+        """Called with each batch once it is appended or staged."""

@@ -1,8 +1,12 @@
 """The async event log: the ``EventLog`` port over the synchronous store.
 
-The eventsourcing library is synchronous, so every append goes to one writer
-thread (appends are serialised in the order they were awaited and the event
-loop never waits on the database) and reads go to worker threads. Tailing
+The eventsourcing library is synchronous, so every write goes to one writer
+thread and reads go to worker threads; the event loop never waits on the
+database. Writes queue in the order they were made: an awaited ``append`` and
+a staged write (``stage``, not waited for) alike. One flush at a time takes
+everything queued into one transaction, so writes made while a commit is in
+flight share the next one (see ``_writes.py``). Reads first wait for the
+writes queued before them, so a process always reads its own writes. Tailing
 follows the log from any process: on SQLite by polling the log head every few
 milliseconds (and at once when this process appended), on PostgreSQL through
 the library's LISTEN/NOTIFY subscription.
@@ -17,6 +21,7 @@ from collections.abc import AsyncIterator, Collection, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from loom.adapters.eventstore._writes import WriteQueue
 from loom.adapters.eventstore.mapper import PydanticMapper
 from loom.adapters.eventstore.store import EventStore
 from loom.domain.eventbase import Event
@@ -35,24 +40,29 @@ class AsyncEventLog:
         self.poll_interval = poll_interval
         self._writer = ThreadPoolExecutor(1, thread_name_prefix="loom-writer")
         self._wakeups: set[asyncio.Event] = set()
+        self._writes = WriteQueue(store, self._writer, self._woken)
 
-    async def append(self, events: Sequence[Event]) -> list[int]:
-        loop = asyncio.get_running_loop()
-        positions = await loop.run_in_executor(
-            self._writer, self.store.append, list(events)
-        )
-        for wakeup in self._wakeups:
-            wakeup.set()
-        return positions
+    async def append(
+        self, events: Sequence[Event], blobs: Sequence[bytes] = ()
+    ) -> list[int]:
+        return await self._writes.append(events, blobs)
+
+    def stage(self, events: Sequence[Event], blobs: Sequence[bytes] = ()) -> None:
+        self._writes.stage(events, blobs)
+
+    async def flush(self) -> None:
+        await self._writes.drain()
 
     async def read_stream(
         self, stream: str, *, after: int = 0, upto: int | None = None
     ) -> list[Event]:
+        await self._writes.settled()
         return await asyncio.to_thread(
             self.store.read_stream, stream, after=after, upto=upto
         )
 
     async def stream_version(self, stream: str) -> int:
+        await self._writes.settled()
         return await asyncio.to_thread(self.store.stream_version, stream)
 
     async def read_all(
@@ -64,6 +74,7 @@ class AsyncEventLog:
         types: Collection[str] = (),
         streams: Collection[str] = (),
     ) -> list[Recorded]:
+        await self._writes.settled()
         return await asyncio.to_thread(
             self.store.read_all,
             after=after,
@@ -74,6 +85,7 @@ class AsyncEventLog:
         )
 
     async def last_position(self) -> int:
+        await self._writes.settled()
         return await asyncio.to_thread(self.store.last_position)
 
     def tail(
@@ -88,8 +100,13 @@ class AsyncEventLog:
         return self._poll(after, types, streams)
 
     async def close(self) -> None:
+        await self._writes.drain()
         self._writer.shutdown(wait=True)
         await asyncio.to_thread(self.store.close)
+
+    def _woken(self) -> None:
+        for wakeup in self._wakeups:
+            wakeup.set()
 
     async def _poll(
         self, after: int, types: Collection[str], streams: Collection[str]

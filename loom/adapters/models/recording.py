@@ -1,10 +1,12 @@
 """Recording every model call as events, and answering calls from a recording.
 
-``RecordingProvider`` wraps any provider: before the call it stores the full
-request as a blob and records ``model.call.started`` with the request's
-fingerprint; after it, ``model.call.completed`` (or ``failed``), plus one
-``model.call.warned`` per warning. Credentials live only in the HTTP client's
-headers, never in the request, so they never reach the log or the blobs.
+``RecordingProvider`` wraps any provider: before the call it notes
+``model.call.started`` with the request's fingerprint and the full request as
+a blob; after it, ``model.call.completed`` (or ``failed``), plus one
+``model.call.warned`` per warning. All but a failure are staged
+(``Journal.note``): they commit while the model works, not before it is asked.
+Credentials live only in the HTTP client's headers, never in the request, so
+they never reach the log or the blobs.
 
 ``ReplayProvider`` answers calls from a recorded stream, in order, and raises
 ``ReplayMismatchError`` when a new request's fingerprint differs from the
@@ -37,7 +39,7 @@ from loom.domain.models import (
     TextDelta,
     ThinkingDelta,
 )
-from loom.domain.ports import BlobStore, Journal, ModelProvider
+from loom.domain.ports import Journal, ModelProvider
 
 __all__ = [
     "RecordedCall",
@@ -62,18 +64,17 @@ def request_document(provider: ModelProvider, request: ModelRequest) -> bytes:
 
 
 def fingerprint_of(document: bytes) -> str:
+    """The request's sha256 (hex), which is also its blob's digest."""
     return hashlib.sha256(document).hexdigest()
 
 
 class RecordingProvider:
     """A ``ModelProvider`` that records each call through ``inner`` in a journal."""
 
-    def __init__(
-        self, inner: ModelProvider, journal: Journal, blobs: BlobStore, role: str
-    ) -> None:
+    def __init__(self, inner: ModelProvider, journal: Journal, role: str) -> None:
         self.inner, self.role = inner, role
         self.name, self.model = inner.name, inner.model
-        self._journal, self._blobs = journal, blobs
+        self._journal = journal
 
     @property
     def capabilities(self) -> Capabilities:
@@ -88,13 +89,17 @@ class RecordingProvider:
     async def _stream(self, request: ModelRequest) -> AsyncIterator[StreamItem]:
         document = request_document(self.inner, request)
         call_id = self._journal.new_id()
-        await self._journal.record(
+        fingerprint = fingerprint_of(document)  # also the blob's sha256
+        # Staged with its request blob: a model call changes nothing, so its
+        # start commits while the model works instead of before it is asked.
+        self._journal.note(
             ModelCallStarted,
+            with_blobs=[document],
             call_id=call_id,
             role=self.role,
             model=self.name,
-            request=await self._blobs.put(document),
-            fingerprint=fingerprint_of(document),
+            request=fingerprint,
+            fingerprint=fingerprint,
         )
         try:
             async for item in self.inner.stream(request):
@@ -107,10 +112,8 @@ class RecordingProvider:
 
     async def _completed(self, call_id: str, completion: Completion) -> None:
         for warning in completion.warnings:
-            await self._journal.record(
-                ModelCallWarned, call_id=call_id, warning=warning
-            )
-        await self._journal.record(
+            self._journal.note(ModelCallWarned, call_id=call_id, warning=warning)
+        self._journal.note(
             ModelCallCompleted,
             call_id=call_id,
             text=completion.text,

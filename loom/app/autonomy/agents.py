@@ -115,9 +115,7 @@ class AgentRunner:
         )
         engine.force_next = force_first
         outcome = await engine.send(brief)
-        await engine.journal.record(
-            AgentFinished, status=outcome.status, answer=outcome.answer
-        )
+        engine.journal.note(AgentFinished, status=outcome.status, answer=outcome.answer)
         events = list(listener.events)
         return AgentReport(stream, outcome.status, outcome.answer, engine, events)
 
@@ -176,6 +174,7 @@ class AgentRunner:
             tool_runner=run.adapters.tool_runner(stream),
             delegate=self.delegate,
             subtask_id=subtask_id,
+            durable_turns=False,
         )
         opener = (
             AgentStarted,

@@ -151,7 +151,7 @@ class AttemptRunner:
             self._run.adapters.probe(),
             lambda command: self._run_check(report, command),
         )
-        await self._record(report, subtask, attempt, 1, "deterministic", tier1)
+        self._record(report, subtask, attempt, 1, "deterministic", tier1)
         changed = _changed_paths(events)
         diffs = await self._diffs(events)
         evidence = evidence_from(
@@ -186,7 +186,7 @@ class AttemptRunner:
         if subtask.verification_tier == 2:
             passed, reasons = await review(verifiers[0], evidence)
             verdict = Verdict(passed, tuple(reasons))
-            await self._record(report, subtask, attempt, 2, verifiers[0].name, verdict)
+            self._record(report, subtask, attempt, 2, verifiers[0].name, verdict)
             return verdict
         named = [(v.name, v) for v in verifiers]
         count = min(self._run.settings.votes, 3 * len(named))
@@ -195,7 +195,7 @@ class AttemptRunner:
         result, votes = await consensus(voters, evidence, quorum)
         for vote in votes:
             ballot = Verdict(vote.passed, tuple(vote.reasons))
-            await self._record(
+            self._record(
                 report,
                 subtask,
                 attempt,
@@ -206,7 +206,7 @@ class AttemptRunner:
             )
         verdict = Verdict(result.passed, tuple(result.reasons))
         label = f"consensus {result.for_count}/{len(votes)} (quorum {quorum})"
-        await self._record(report, subtask, attempt, 3, label, verdict)
+        self._record(report, subtask, attempt, 3, label, verdict)
         return verdict
 
     async def _earlier(self, subtask_id: str, attempt: int) -> list[Event]:
@@ -220,9 +220,9 @@ class AttemptRunner:
         self, report: AgentReport, provider: ModelProvider, role: str
     ) -> RecordingProvider:
         inner = self._run.adapters.provider(report.stream, provider)
-        return RecordingProvider(inner, report.engine.journal, self._run.blobs, role)
+        return RecordingProvider(inner, report.engine.journal, role)
 
-    async def _record(
+    def _record(
         self,
         report: AgentReport,
         subtask: PlannedSubtask,
@@ -232,7 +232,9 @@ class AttemptRunner:
         verdict: Verdict,
         vote: str | None = None,
     ) -> None:
-        await report.engine.journal.record(
+        # Staged: nothing waits on a verdict's commit, and the task stream's
+        # next awaited event commits it first.
+        report.engine.journal.note(
             VerificationRecorded,
             subtask_id=subtask.id,
             tier=tier,

@@ -74,13 +74,9 @@ class _TaskJournal(StreamJournal):
         super().__init__(run.log, stream, 0, run.adapters.context(stream, 0))
         self._run = run
 
-    async def record_many(
-        self, *specs: tuple[type[Event], dict[str, Any]]
-    ) -> list[Event]:
-        events = await super().record_many(*specs)
+    def _recorded(self, events: list[Event]) -> None:
         for event in events:
             self._run.notify(event)
-        return events
 
 
 @dataclass
@@ -215,7 +211,9 @@ class Orchestrator:
         provider = self._executor_for(track)
         brief = Brief(self._goal, self._done_before(board, subtask), track.feedback)
         stream = agent_stream(self.task_id, subtask.id, track.attempts)
-        await self.journal.record(
+        # Staged, like the attempt's first events: they commit together while
+        # the model works, before anything with a side effect.
+        self.journal.note(
             SubtaskStarted,
             subtask_id=subtask.id,
             attempt=track.attempts,
@@ -246,7 +244,7 @@ class Orchestrator:
         if result.status == "passed":
             track.summary = result.summary
             board.done.add(result.subtask_id)
-            await self.journal.record(
+            self.journal.note(
                 SubtaskCompleted, subtask_id=result.subtask_id, summary=result.summary
             )
             self._learn(result)
@@ -368,7 +366,7 @@ class Orchestrator:
 
     def _recording(self, provider: ModelProvider, role: str) -> RecordingProvider:
         inner = self.run.adapters.provider(self.task_id, provider)
-        return RecordingProvider(inner, self.journal, self.run.blobs, role)
+        return RecordingProvider(inner, self.journal, role)
 
     async def _unless_cancelled(self, work: Awaitable[T]) -> T:
         """Await ``work`` unless the task is cancelled first (then stop it)."""

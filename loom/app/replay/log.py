@@ -84,8 +84,11 @@ class ReplayLog:
         *,
         until: int | None = None,
         normalize: Normalizer | None = None,
+        blobs: ReplayBlobs | None = None,
     ) -> None:
         self.recorded, self._until, self._normalize = recorded, until, normalize
+        self.blobs = blobs
+        """Where blobs written with events go, for the report's request diff."""
         self.written: dict[str, list[Event]] = {}
         self.file_changes: dict[str, FileChanged] = {}
         """The latest replayed change to each path (source or rename target)."""
@@ -101,7 +104,26 @@ class ReplayLog:
         work abandoned the way a killed process abandoned it records nothing."""
         self._frozen = frozen
 
-    async def append(self, events: Sequence[Event]) -> list[int]:
+    async def append(
+        self, events: Sequence[Event], blobs: Sequence[bytes] = ()
+    ) -> list[int]:
+        self._keep(blobs)
+        return self._compare(events)
+
+    def stage(self, events: Sequence[Event], blobs: Sequence[bytes] = ()) -> None:
+        # Compared at once, so a divergence stops the run where it was made.
+        self._keep(blobs)
+        self._compare(events)
+
+    def _keep(self, blobs: Sequence[bytes]) -> None:
+        if self.blobs is not None:
+            for data in blobs:
+                self.blobs.keep(data)
+
+    async def flush(self) -> None:
+        return None
+
+    def _compare(self, events: Sequence[Event]) -> list[int]:
         if self.divergence is not None:
             raise self.divergence
         if self._frozen:
@@ -227,6 +249,9 @@ class ReplayBlobs:
         self._made: dict[str, bytes] = {}
 
     async def put(self, data: bytes) -> str:
+        return self.keep(data)
+
+    def keep(self, data: bytes) -> str:
         digest = digest_of(data)
         self._made[digest] = data
         return digest

@@ -78,8 +78,9 @@ async def replay_session(
         for item in page:
             recorded.positions[(stream, item.event.version)] = item.position
         after = page[-1].position
-    replay_log = ReplayLog(recorded, until=until)
-    driver = _Driver(recorded, replay_log, ReplayBlobs(blobs), stream)
+    replay_blobs = ReplayBlobs(blobs)
+    replay_log = ReplayLog(recorded, until=until, blobs=replay_blobs)
+    driver = _Driver(recorded, replay_log, replay_blobs, stream)
     with contextlib.suppress(ReplayStopped):
         await driver.run()
     return await report_of(replay_log, blobs, driver.blobs, until)

@@ -144,8 +144,10 @@ async def replay_task(
         if live_tools:
             await restore_before_run(recorded, blobs, workspace)
         normalize = _live_normalizer(original, workspace) if live_tools else None
-        replay_log = ReplayLog(recorded, until=until, normalize=normalize)
         replay_blobs = ReplayBlobs(blobs)
+        replay_log = ReplayLog(
+            recorded, until=until, normalize=normalize, blobs=replay_blobs
+        )
         adapters = ReplayAdapters(
             recorded,
             replay_log,

@@ -60,7 +60,7 @@ async def test_a_call_is_recorded_with_its_request_blob_and_outcome(
     log: AsyncEventLog, backend: Backend, journal: StreamJournal
 ) -> None:
     blobs = AsyncBlobStore(backend)
-    recorder = RecordingProvider(ScriptedProvider([ANSWER]), journal, blobs, "executor")
+    recorder = RecordingProvider(ScriptedProvider([ANSWER]), journal, "executor")
     items = await drain(recorder, ASK)
     assert items[-1] == ANSWER
     started, warned, completed = await log.read_stream("session-rec")
@@ -77,10 +77,10 @@ async def test_a_call_is_recorded_with_its_request_blob_and_outcome(
 
 
 async def test_a_failed_call_is_recorded_and_raised(
-    log: AsyncEventLog, backend: Backend, journal: StreamJournal
+    log: AsyncEventLog, journal: StreamJournal
 ) -> None:
     failing = ScriptedProvider([ModelResponseError("server said 500", status=500)])
-    recorder = RecordingProvider(failing, journal, AsyncBlobStore(backend), "planner")
+    recorder = RecordingProvider(failing, journal, "planner")
     with pytest.raises(ModelResponseError):
         await drain(recorder, ASK)
     _, failed = await log.read_stream("session-rec")
@@ -90,12 +90,11 @@ async def test_a_failed_call_is_recorded_and_raised(
 
 
 async def test_replay_answers_in_order_and_reports_a_changed_request(
-    log: AsyncEventLog, backend: Backend, journal: StreamJournal
+    log: AsyncEventLog, journal: StreamJournal
 ) -> None:
-    blobs = AsyncBlobStore(backend)
     second = Completion(text="done", finish_reason="stop")
     live = ScriptedProvider([ANSWER, second])
-    recorder = RecordingProvider(live, journal, blobs, "executor")
+    recorder = RecordingProvider(live, journal, "executor")
     await drain(recorder, ASK)
     follow_up = ModelRequest(
         messages=[*ASK.messages, ChatMessage(role="user", content="next")]
@@ -148,7 +147,7 @@ async def test_credentials_never_reach_the_log_or_the_blobs(
         transport=httpx.MockTransport(handler),
     )
     blobs = AsyncBlobStore(backend)
-    await drain(RecordingProvider(provider, journal, blobs, "executor"), ASK)
+    await drain(RecordingProvider(provider, journal, "executor"), ASK)
     assert seen[0].headers["authorization"] == f"Bearer {secret}"
     for event in await log.read_stream("session-rec"):
         assert secret not in event.model_dump_json()
