@@ -40,7 +40,13 @@ class LiveObservations:
         self._provider = provider
 
     async def survey(self, workspace: Path) -> str | None:
-        return await asyncio.to_thread(workspace_summary, workspace)
+        if (workspace / ".git").exists():
+            # ``git status`` runs a process: keep it off the event loop.
+            return await asyncio.to_thread(workspace_summary, workspace)
+        # Listing one directory costs less than a hop to a thread, and the hop
+        # would let every other starting agent cut in before this one gets to
+        # its model call.
+        return workspace_summary(workspace)
 
     async def token_counts(self, texts: Sequence[str]) -> list[int] | None:
         count = getattr(self._provider, "count_tokens", None)

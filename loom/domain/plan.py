@@ -101,6 +101,7 @@ class Plan:
         init=False, repr=False, compare=False
     )
     _files: dict[str, tuple[str, ...]] = field(init=False, repr=False, compare=False)
+    _unit_lengths: dict[str, float] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         ordered = _checked_order(tuple(self.subtasks))
@@ -115,6 +116,9 @@ class Plan:
             self, "_dependents", {k: tuple(v) for k, v in dependents.items()}
         )
         object.__setattr__(self, "_files", {s.id: _files_of(s) for s in ordered})
+        # The scheduler asks for unit-cost priorities at every launch.
+        unit = remaining_lengths(self.subtasks, _cost_of(None))
+        object.__setattr__(self, "_unit_lengths", unit)
 
     @property
     def ids(self) -> tuple[str, ...]:
@@ -136,6 +140,8 @@ class Plan:
             costs: Estimated cost per subtask id; missing ids (or no mapping)
                 cost 1.
         """
+        if costs is None:
+            return dict(self._unit_lengths)
         return remaining_lengths(self.subtasks, _cost_of(costs))
 
     def critical_path(
@@ -187,7 +193,7 @@ class Plan:
             for s in self.subtasks
             if s.id not in excluded and done_set.issuperset(s.depends_on)
         ]
-        lengths = self.priorities(costs)
+        lengths = self._unit_lengths if costs is None else self.priorities(costs)
         return sorted(ready, key=lambda i: -lengths[i])
 
     def conflicts(self, first: str, second: str) -> bool:

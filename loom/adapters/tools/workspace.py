@@ -9,12 +9,22 @@ names the path and the workspace, so a model can correct itself.
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 
 from loom.domain.errors import LoomError
 
 __all__ = ["Workspace", "WorkspaceError"]
+
+
+@functools.lru_cache(maxsize=256)
+def _real_root(root: str) -> Path:
+    # Every agent attempt and every verification opens a Workspace on the
+    # same few roots, and realpath costs a system call per path component.
+    # A root re-pointed while Loom runs keeps the target it had: containment
+    # is still checked against one real directory.
+    return Path(os.path.realpath(root))
 
 
 class WorkspaceError(LoomError):
@@ -25,10 +35,10 @@ class Workspace:
     """The directory an agent may work in."""
 
     def __init__(self, root: Path, *, loom_home: Path | None = None) -> None:
-        self.root = Path(os.path.realpath(root))
+        self.root = _real_root(str(root))
         self._protected = [self.root / "loom.toml"]
         if loom_home is not None:
-            self._protected.append(Path(os.path.realpath(loom_home)))
+            self._protected.append(_real_root(str(loom_home)))
 
     def resolve(self, path: str, *, for_write: bool = False) -> Path:
         """The real path of ``path`` (relative to the root, or absolute), checked."""
