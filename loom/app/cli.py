@@ -28,6 +28,7 @@ from loom.app.undo import (
     find_change_stream,
     find_subtask_stream,
     undo_changes,
+    undo_task,
 )
 from loom.app.wiring import Stores, open_stores
 from loom.domain.errors import LoomError
@@ -36,6 +37,7 @@ from loom.domain.models import ProbeResult
 from loom.domain.ports import Recorded
 from loom.projections.changelog import Changelog, list_changes
 from loom.projections.runner import ProjectionRunner
+from loom.projections.task_board import task_of
 
 __all__ = ["main"]
 
@@ -212,14 +214,22 @@ async def _undo(
             stream, full_id = await find_change_stream(stores.log, change)
             ids = [full_id]
         elif subtask is not None:
-            stream = await find_subtask_stream(stores.log, subtask)
+            # Its attempts (and retries) each have a stream; undo them all.
+            found = await find_subtask_stream(stores.log, subtask)
+            stream = task_of(found) or found
         assert stream is not None
         if await stores.log.stream_version(stream) == 0:
             raise UndoError(f"no session or task named {stream!r}")
-        report = await undo_changes(
-            stores.log, stores.blobs, context, stream,
-            change_ids=ids, subtask_id=subtask, force=force,
-        )  # fmt: skip
+        if change is None and task_of(stream) == stream:
+            report = await undo_task(
+                stores.log, stores.blobs, context, stream,
+                subtask_id=subtask, force=force,
+            )  # fmt: skip
+        else:
+            report = await undo_changes(
+                stores.log, stores.blobs, context, stream,
+                change_ids=ids, subtask_id=subtask, force=force,
+            )  # fmt: skip
     except UndoError as error:
         raise _UsageFailure(str(error)) from error
     for restored in report.restored:

@@ -54,9 +54,9 @@ async def _replay(run_id: str, until: int | None, live_tools: bool) -> ReplayRep
     stores = open_stores(load_config())
     try:
         if run_id.startswith("session-"):
-            if live_tools:
-                raise click.UsageError("--live-tools replays tasks only, for now")
-            return await replay_session(stores.log, stores.blobs, run_id, until=until)
+            return await replay_session(
+                stores.log, stores.blobs, run_id, until=until, live_tools=live_tools
+            )
         task = run_id if run_id.startswith("task-") else f"task-{run_id}"
         return await replay_task(
             stores.log, stores.blobs, task, until=until, live_tools=live_tools

@@ -18,6 +18,7 @@ from loom.adapters.tools import registered_tools
 from loom.app.autonomy.orchestrator import Orchestrator, TaskOutcome
 from loom.app.autonomy.runtime import LiveAdapters, RunContext, RunModels
 from loom.app.autonomy.settings import ModelInfo, RunSettings, control_stream
+from loom.app.autonomy.streams import agent_streams
 from loom.app.config import LoomConfig, load_config, loom_home
 from loom.app.models import (
     ConfiguredModel,
@@ -32,7 +33,6 @@ from loom.domain.eventbase import Event
 from loom.domain.events import (
     ApprovalGranted,
     ApprovalRefused,
-    SubtaskStarted,
     TaskCancelRequested,
     TaskCreated,
 )
@@ -163,11 +163,9 @@ async def _orchestrate(
 
 async def _task_events(stores: Stores, task_id: str) -> list[Event]:
     events = await stores.log.read_stream(task_id)
-    streams = [e.agent_stream for e in events if isinstance(e, SubtaskStarted)]
     found = list(events)
-    for stream in streams:
-        if stream:
-            found += await stores.log.read_stream(stream)
+    for stream in await agent_streams(stores.log, events):
+        found += await stores.log.read_stream(stream)
     return found
 
 

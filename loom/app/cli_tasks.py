@@ -38,6 +38,7 @@ __all__ = [
     "UnknownTaskError",
     "age",
     "find_task",
+    "headline",
     "load_tasks",
     "register",
     "render_task",
@@ -137,7 +138,7 @@ def render_tasks(tasks: Sequence[TaskSummary], now: datetime) -> str:
             f"{task.subtasks_done}/{task.subtasks_total}",
             f"{task.tokens:,}",
             age(task.created_at, now),
-            _cut(task.goal, 80),
+            headline(task.goal, 80),
         )
     return _printed(table)
 
@@ -189,9 +190,9 @@ def _subtask_table(subtasks: Sequence[SubtaskSummary]) -> Table:
             subtask.status,
             str(subtask.attempt or "-"),
             subtask.model or "-",
-            _cut(subtask.verdict, 50) or "-",
-            _cut(subtask.note, 50) or "-",
-            _cut(subtask.description, 50),
+            headline(subtask.verdict, 50) or "-",
+            headline(subtask.note, 50) or "-",
+            headline(subtask.description, 50),
         )
     return table
 
@@ -212,8 +213,11 @@ def _when(at: str) -> str:
     return at[:19].replace("T", " ")
 
 
-def _cut(text: str, width: int) -> str:
-    line = text.strip().splitlines()[0] if text.strip() else ""
+def headline(text: str, width: int) -> str:
+    """The first line that says something, shortened to ``width``: a code
+    fence, which small models often open their answer with, says nothing."""
+    lines = (line.strip() for line in text.splitlines())
+    line = next((x for x in lines if x and not x.startswith("```")), "")
     return line if len(line) <= width else line[: width - 3] + "..."
 
 

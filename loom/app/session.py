@@ -219,13 +219,17 @@ class SessionEngine:
         return engine
 
     @classmethod
-    async def resume(cls, deps: SessionDeps, stream: str) -> SessionEngine:
-        """Continue ``stream`` exactly where it stopped."""
+    async def resume(
+        cls, deps: SessionDeps, stream: str, *, workspace: Path | None = None
+    ) -> SessionEngine:
+        """Continue ``stream`` exactly where it stopped (in ``workspace`` when
+        given: a replay's scratch copy, instead of the recorded one)."""
         events = await deps.log.read_stream(stream)
         started = next((e for e in events if isinstance(e, SessionStarted)), None)
         if started is None:
             raise LookupError(f"no session named {stream!r}")
-        engine = cls(deps, stream, Path(started.workspace), events)
+        where = workspace or Path(started.workspace)
+        engine = cls(deps, stream, where, events)
         for call in list(engine.state.pending.values()):
             await engine.journal.record(
                 ToolCallInterrupted,

@@ -17,15 +17,21 @@ from loom.adapters.blobs import digest_of
 from loom.adapters.eventstore.journal import StreamJournal
 from loom.adapters.tools.changes import ChangeRecorder, RecordedChange
 from loom.adapters.tools.workspace import Workspace
+from loom.app.autonomy.settings import control_stream
+from loom.app.autonomy.streams import agent_streams
 from loom.domain.errors import LoomError
 from loom.domain.eventbase import Context, Event
 from loom.domain.events import (
+    AgentStarted,
     ChangeReverted,
     FileChanged,
     SessionStarted,
+    TaskCancelled,
+    TaskCompleted,
     TaskCreated,
+    TaskFailed,
 )
-from loom.domain.ports import BlobStore, EventLog
+from loom.domain.ports import BlobStore, EventLog, Recorded
 from loom.domain.undo import UndoStep, plan_undo
 from loom.projections.file_knowledge import FileKnowledge
 
@@ -36,7 +42,10 @@ __all__ = [
     "find_change_stream",
     "find_subtask_stream",
     "undo_changes",
+    "undo_task",
 ]
+
+_TASK_ENDINGS = (TaskCompleted, TaskFailed, TaskCancelled)
 
 
 class UndoError(LoomError):
@@ -102,6 +111,66 @@ async def undo_changes(
     if not changes:
         raise UndoError(f"nothing to undo in {stream}: no matching, unreverted change")
     workspace = Workspace(workspace_root or _workspace_of(events, stream))
+    journal = StreamJournal(log, stream, len(events), context)
+    knowledge = FileKnowledge.from_events(events)
+    return await _undo(changes, workspace, journal, blobs, knowledge, force)
+
+
+async def undo_task(
+    log: EventLog,
+    blobs: BlobStore,
+    context: Context,
+    task_id: str,
+    *,
+    subtask_id: str | None = None,
+    force: bool = False,
+) -> UndoReport:
+    """Undo what a task's agents changed (or one subtask's attempts), newest
+    first, as one plan.
+
+    The changes live on the agents' streams (``task-…/<subtask>/<attempt>``
+    and their delegates'), so they are gathered from those in log order. The
+    undo is recorded on the task's control stream, the one stream of a task
+    that other processes write.
+    """
+    task = await log.read_stream(task_id)
+    if not task or not isinstance(task[0], TaskCreated):
+        raise UndoError(f"no task named {task_id!r}")
+    if not force and not any(isinstance(e, _TASK_ENDINGS) for e in task):
+        raise UndoError(
+            f"{task_id} has not ended (stop it with: loom cancel {task_id}); "
+            "use --force to undo its changes anyway"
+        )
+    control = control_stream(task_id)
+    streams = [task_id, *await agent_streams(log, task), control]
+    events = [r.event async for r in _changes_in(log, streams)]
+    changes = _selected(events, None, subtask_id)
+    if not changes:
+        which = f"subtask {subtask_id} of {task_id}" if subtask_id else task_id
+        raise UndoError(f"nothing to undo in {which}: no unreverted change")
+    workspace = Workspace(Path(task[0].workspace))
+    journal = StreamJournal(log, control, await log.stream_version(control), context)
+    knowledge = FileKnowledge.from_events(events)
+    return await _undo(changes, workspace, journal, blobs, knowledge, force)
+
+
+async def _changes_in(log: EventLog, streams: list[str]) -> AsyncIterator[Recorded]:
+    after = 0
+    types = [FileChanged.type, ChangeReverted.type]
+    while page := await log.read_all(after=after, types=types, streams=streams):
+        for recorded in page:
+            yield recorded
+        after = page[-1].position
+
+
+async def _undo(
+    changes: list[FileChanged],
+    workspace: Workspace,
+    journal: StreamJournal,
+    blobs: BlobStore,
+    knowledge: FileKnowledge,
+    force: bool,
+) -> UndoReport:
     current = await asyncio.to_thread(_current_digests, workspace, changes)
     plan = plan_undo(changes, current)
     if plan.unrestorable:
@@ -116,10 +185,7 @@ async def undo_changes(
             f"refusing to undo: files changed since\n  {details}\n"
             "Use --force to undo anyway (the current content is snapshotted first)."
         )
-    journal = StreamJournal(log, stream, len(events), context)
-    recorder = ChangeRecorder(
-        workspace, journal, blobs, FileKnowledge.from_events(events), cause="undo"
-    )
+    recorder = ChangeRecorder(workspace, journal, blobs, knowledge, cause="undo")
     restored = [r for step in plan.steps if (r := await _run(step, recorder, blobs))]
     for change in changes:
         await journal.record(ChangeReverted, change_id=change.change_id, forced=force)
@@ -144,7 +210,7 @@ def _selected(
 
 def _workspace_of(events: list[Event], stream: str) -> Path:
     for event in events:
-        if isinstance(event, SessionStarted | TaskCreated):
+        if isinstance(event, SessionStarted | TaskCreated | AgentStarted):
             return Path(event.workspace)
     raise UndoError(f"{stream} does not say which workspace it worked in")
 

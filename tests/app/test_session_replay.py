@@ -59,7 +59,7 @@ def deps(
     )
 
 
-async def test_turns_with_reads_writes_and_answers_replay_as_identical(
+async def test_turns_with_reads_writes_and_answers_replay_as_identical_live_or_not(
     log: AsyncEventLog, workspace: Path
 ) -> None:
     answers = [
@@ -77,9 +77,38 @@ async def test_turns_with_reads_writes_and_answers_replay_as_identical(
     await engine.send("now eggs")
     recorded = len(await log.read_stream(engine.stream))
 
-    report = await replay_session(log, AsyncBlobStore(log.store.backend), engine.stream)
+    (workspace / "todo.txt").write_text("changed since the session\n")
+    blobs = AsyncBlobStore(log.store.backend)
+
+    report = await replay_session(log, blobs, engine.stream)
+    live = await replay_session(log, blobs, engine.stream, live_tools=True)
 
     assert report.text() == f"identical: {recorded} events"
+    # Live, the write ran again in a scratch copy restored to before the
+    # session; the workspace itself kept what happened since.
+    assert live.text() == f"identical: {recorded} events"
+    assert (workspace / "todo.txt").read_text() == "changed since the session\n"
+
+
+async def test_live_tools_report_a_tool_that_now_acts_differently(
+    log: AsyncEventLog, workspace: Path
+) -> None:
+    answers = [calls(("read_file", {"path": "notes.txt"})), answer("Milk.")]
+    engine = await SessionEngine.start(
+        deps(log, answers, ScriptedApprovals()), workspace
+    )
+    await engine.send("what do my notes say?")
+    # The read's file was never changed by the session, so the scratch copy
+    # keeps today's content and the re-executed read returns something else.
+    (workspace / "notes.txt").write_text("buy bread\n")
+
+    live = await replay_session(
+        log, AsyncBlobStore(log.store.backend), engine.stream, live_tools=True
+    )
+
+    assert not live.identical
+    assert live.difference is not None
+    assert live.difference.recorded_type in {"file.read", "tool.call.completed"}
 
 
 async def test_a_cancelled_turn_replays_as_cancelled_at_the_same_point(
@@ -114,9 +143,12 @@ async def test_a_killed_and_resumed_session_replays_as_identical(
         )
         await resumed.send("what happened?")
 
-        report = await replay_session(log, AsyncBlobStore(log.store.backend), stream)
+        blobs = AsyncBlobStore(log.store.backend)
+        report = await replay_session(log, blobs, stream)
+        live = await replay_session(log, blobs, stream, live_tools=True)
 
         assert report.identical, report.text()
+        assert live.identical, live.text()
     finally:
         await log.close()
 

@@ -14,7 +14,7 @@ from click.testing import CliRunner, Result
 from loom.adapters.determinism import SequentialIds, SteppingClock, context_from
 from loom.adapters.eventstore.backends import SQLiteBackend
 from loom.adapters.eventstore.store import EventStore
-from loom.app.cli_tasks import age, register
+from loom.app.cli_tasks import age, headline, register
 from tests.projections.test_task_board import (
     TASK_A,
     TASK_B,
@@ -169,3 +169,11 @@ def test_age_is_given_in_its_largest_unit() -> None:
     assert [age(at, now) for at in ago.values()] == ["5s", "5m", "2h"]
     assert age("2025-12-30T00:00:00", now) == "3d"
     assert age("2026-01-03T00:00:00+00:00", now) == "0s"
+
+
+def test_a_note_shows_its_first_line_that_says_something() -> None:
+    answer = "```python\nprint('hello')\n```\n"
+    assert headline(answer, 50) == "print('hello')"
+    assert headline("\n  Wrote hello.py.\nIt prints hello.", 50) == "Wrote hello.py."
+    assert headline("```\n```", 50) == ""
+    assert headline("x" * 60, 10) == "xxxxxxx..."

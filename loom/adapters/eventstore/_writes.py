@@ -72,22 +72,32 @@ class WriteQueue:
     async def drain(self) -> None:
         """Wait for every queued write; raise if a staged write was lost."""
         while self._flushing():
-            assert self._flusher is not None
-            await asyncio.shield(self._flusher)
+            flusher = self._ensure_flusher()
+            await asyncio.wait([flusher])  # its outcome is the writes', not ours
         if self._broken is not None:
             raise self._broken
 
     def _flushing(self) -> bool:
-        return bool(self._queue) or (
-            self._flusher is not None and not self._flusher.done()
-        )
+        return bool(self._queue) or self._live_flusher() is not None
+
+    def _live_flusher(self) -> asyncio.Task[None] | None:
+        flusher = self._flusher
+        if flusher is None or flusher.done() or flusher.get_loop().is_closed():
+            return None  # a loop that ended mid-flush will never finish it
+        return flusher
+
+    def _ensure_flusher(self) -> asyncio.Task[None]:
+        flusher = self._live_flusher()
+        if flusher is None:
+            flusher = asyncio.get_running_loop().create_task(self._flush())
+            self._flusher = flusher
+        return flusher
 
     def _enqueue(self, write: _Write) -> None:
         if self._broken is not None:
             raise self._broken
         self._queue.append(write)
-        if self._flusher is None or self._flusher.done():
-            self._flusher = asyncio.get_running_loop().create_task(self._flush())
+        self._ensure_flusher()
 
     async def _flush(self) -> None:
         loop = asyncio.get_running_loop()

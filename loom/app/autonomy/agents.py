@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from loom.adapters.tools import Tool, registered_tools
 from loom.app.autonomy.runtime import RunContext
 from loom.app.autonomy.settings import SMALL_CONTEXT
+from loom.app.autonomy.streams import delegate_stream
 from loom.app.session import ForcedCall, SessionDeps, SessionEngine
 from loom.domain.eventbase import Event
 from loom.domain.events import AgentFinished, AgentStarted
@@ -121,7 +122,7 @@ class AgentRunner:
 
     async def delegate(self, parent: str, task: str, context: str) -> str:
         """``delegate_task``: a sub-agent on a child stream of ``parent``."""
-        stream = f"{parent}/delegate-{next(self._children[parent])}"
+        stream = delegate_stream(parent, next(self._children[parent]))
         brief = task if not context else f"{task}\n\nContext:\n{context}"
         subtask_id = parent.split("/")[1] if "/" in parent else "delegate"
         report = await self.run(

@@ -16,7 +16,13 @@ from loom.app.autonomy.approvals import PolicyApprovals
 from loom.app.autonomy.settings import ModelInfo, RunSettings
 from loom.app.observations import Observations, RecordedObservations
 from loom.app.replay.log import RecordedRun, ReplayLog
-from loom.app.replay.models import Parking, ReplayedModel, ReplayedTools, StreamCalls
+from loom.app.replay.models import (
+    LiveTools,
+    Parking,
+    ReplayedModel,
+    ReplayedTools,
+    StreamCalls,
+)
 from loom.app.session import ToolRunnerFactory
 from loom.domain.eventbase import Context, Event
 from loom.domain.events import (
@@ -138,12 +144,11 @@ class ReplayAdapters:
         return ReplayedModel(info, self._stream_calls(stream))
 
     def tool_runner(self, stream: str) -> ToolRunnerFactory | None:
-        if self._live_tools:
-            return None
         events = self.recorded.streams.get(stream, [])
+        runner = LiveTools if self._live_tools else ReplayedTools
 
         def build(ctx: ToolContext, tools: dict[str, type[Tool]]) -> ToolRunner:
-            return ReplayedTools(ctx, tools, events, self.parking, stream)
+            return runner(ctx, tools, events, self.parking, stream)
 
         return build
 

@@ -30,12 +30,14 @@ from loom.domain.models import (
 
 __all__ = [
     "UNKNOWN_CAPABILITIES",
+    "LiveTools",
     "Parking",
     "RecordedModelError",
     "ReplayedModel",
     "ReplayedTools",
     "StreamCalls",
     "payload_of",
+    "recorded_run",
 ]
 
 _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
@@ -133,14 +135,8 @@ class ReplayedModel:
         )
 
 
-class ReplayedTools(ToolRunner):
-    """Answers tool calls with their recorded results and side events.
-
-    What a tool recorded while it ran (snapshots, file changes, reads, to-do
-    updates) is recorded again, in order, after drawing as many fresh ids as
-    the tool drew (a change id, a question id), so the stream's ids line up.
-    ``delegate_task`` is not a result to look up but decision code: it runs.
-    """
+class _FollowsRecording(ToolRunner):
+    """A tool runner for one replayed stream, with its recorded events."""
 
     def __init__(
         self,
@@ -152,6 +148,19 @@ class ReplayedTools(ToolRunner):
     ) -> None:
         super().__init__(ctx, tools)
         self._recorded, self._parking, self._stream = recorded, parking, stream
+
+
+class ReplayedTools(_FollowsRecording):
+    """Answers tool calls with their recorded results and side events.
+
+    What a tool recorded while it ran (snapshots, file changes, reads, to-do
+    updates) is recorded again, in order, after drawing as many fresh ids as
+    the tool drew (a change id, a question id), so the stream's ids line up.
+    ``delegate_task`` is not a result to look up but decision code: it runs.
+    """
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
         self._known: set[str] = set()
         self._scanned = 0
 
@@ -159,7 +168,7 @@ class ReplayedTools(ToolRunner):
         start = self.ctx.journal.version
         if name == "delegate_task" and name in self.tools:
             return await self._delegate(start, arguments)
-        side, end = self._recorded_run(start)
+        side, end = recorded_run(self._recorded, start)
         if not isinstance(end, ToolCallCompleted):
             await self._parking.park(self._stream)
         assert isinstance(end, ToolCallCompleted)
@@ -175,7 +184,7 @@ class ReplayedTools(ToolRunner):
         # The sub-agent runs again and its report is compared; how long it
         # took is the wall clock's, so the recorded duration stands.
         result = await super().call("delegate_task", arguments)
-        _, end = self._recorded_run(start)
+        _, end = recorded_run(self._recorded, start)
         if isinstance(end, ToolCallCompleted):
             result = replace(result, duration_ms=end.duration_ms)
         return result
@@ -191,13 +200,30 @@ class ReplayedTools(ToolRunner):
         } - self._known
         return len(fresh)
 
-    def _recorded_run(self, version: int) -> tuple[list[Event], Event | None]:
-        side: list[Event] = []
-        for event in self._recorded[version:]:
-            if isinstance(event, ToolCallCompleted | ToolCallInterrupted):
-                return side, event
-            side.append(event)
-        return side, None
+
+class LiveTools(_FollowsRecording):
+    """Runs the real tools (``--live-tools``), but only for calls the recording
+    saw finish: one the run was killed or cancelled in parks where the
+    recording ends, as it does when results are replayed."""
+
+    async def call(self, name: str, arguments: dict[str, Any]) -> ToolResult:
+        _, end = recorded_run(self._recorded, self.ctx.journal.version)
+        if not isinstance(end, ToolCallCompleted):
+            await self._parking.park(self._stream)
+        return await super().call(name, arguments)
+
+
+def recorded_run(
+    recorded: Sequence[Event], version: int
+) -> tuple[list[Event], Event | None]:
+    """What a tool call starting after ``version`` recorded while it ran, and
+    how it ended (completed, interrupted, or None: the recording ends first)."""
+    side: list[Event] = []
+    for event in recorded[version:]:
+        if isinstance(event, ToolCallCompleted | ToolCallInterrupted):
+            return side, event
+        side.append(event)
+    return side, None
 
 
 def payload_of(event: Event) -> dict[str, Any]:

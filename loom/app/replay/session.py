@@ -21,13 +21,21 @@ from loom.app.replay.adapters import replay_context
 from loom.app.replay.log import RecordedRun, ReplayBlobs, ReplayLog, ReplayStopped
 from loom.app.replay.models import (
     UNKNOWN_CAPABILITIES,
+    LiveTools,
     Parking,
     ReplayedModel,
     ReplayedTools,
     StreamCalls,
     payload_of,
 )
-from loom.app.replay.task import ReplayReport, report_of, watch_quiescence
+from loom.app.replay.task import (
+    ReplayReport,
+    live_normalizer,
+    report_of,
+    restore_before_run,
+    scratch_workspace,
+    watch_quiescence,
+)
 from loom.app.session import SessionDeps, SessionEngine
 from loom.domain.eventbase import Event
 from loom.domain.events import (
@@ -66,9 +74,19 @@ class _RecordedApprovals:
 
 
 async def replay_session(
-    log: EventLog, blobs: BlobStore, stream: str, *, until: int | None = None
+    log: EventLog,
+    blobs: BlobStore,
+    stream: str,
+    *,
+    until: int | None = None,
+    live_tools: bool = False,
 ) -> ReplayReport:
-    """Replay a recorded cowork session and compare every event."""
+    """Replay a recorded cowork session and compare every event.
+
+    With ``live_tools`` the tools run again, in a scratch copy of the
+    workspace with every file the session changed put back as it was first
+    found; the workspace itself is never touched.
+    """
     events = await log.read_stream(stream)
     if not events or not isinstance(events[0], SessionStarted):
         raise LookupError(f"no session named {stream!r}")
@@ -78,21 +96,41 @@ async def replay_session(
         for item in page:
             recorded.positions[(stream, item.event.version)] = item.position
         after = page[-1].position
-    replay_blobs = ReplayBlobs(blobs)
-    replay_log = ReplayLog(recorded, until=until, blobs=replay_blobs)
-    driver = _Driver(recorded, replay_log, replay_blobs, stream)
-    with contextlib.suppress(ReplayStopped):
-        await driver.run()
-    return await report_of(replay_log, blobs, driver.blobs, until)
+    original = Path(events[0].workspace)
+    with scratch_workspace(original, live_tools) as workspace:
+        normalize = None
+        if live_tools:
+            await restore_before_run(recorded, blobs, workspace)
+            normalize = live_normalizer(original, workspace)
+        replay_blobs = ReplayBlobs(blobs)
+        replay_log = ReplayLog(
+            recorded, until=until, normalize=normalize, blobs=replay_blobs
+        )
+        driver = _Driver(
+            recorded, replay_log, replay_blobs, stream, workspace, live_tools
+        )
+        with contextlib.suppress(ReplayStopped):
+            await driver.run()
+        return await report_of(replay_log, blobs, driver.blobs, until)
 
 
 class _Driver:
     """Feeds the recorded session to a fresh engine, event boundary by boundary."""
 
     def __init__(
-        self, recorded: RecordedRun, log: ReplayLog, blobs: ReplayBlobs, stream: str
+        self,
+        recorded: RecordedRun,
+        log: ReplayLog,
+        blobs: ReplayBlobs,
+        stream: str,
+        workspace: Path,
+        live_tools: bool,
     ) -> None:
         self.recorded, self.log, self.blobs, self.stream = recorded, log, blobs, stream
+        self.workspace = workspace
+        self.live_tools = live_tools
+        """Run the real tools (in ``workspace``, a scratch copy) instead of
+        answering from the recording."""
         self.events = recorded.streams[stream]
         self.parking = Parking()
         self.approvals = _RecordedApprovals(self.events, self.parking, stream)
@@ -104,9 +142,7 @@ class _Driver:
         assert isinstance(started, SessionStarted)
         opener = (SessionStarted, payload_of(started))
         self._bind(
-            await SessionEngine.begin(
-                self.deps, self.stream, Path(started.workspace), opener
-            )
+            await SessionEngine.begin(self.deps, self.stream, self.workspace, opener)
         )
         for index, event in enumerate(self.events):
             if isinstance(event, UserMessaged):
@@ -115,7 +151,11 @@ class _Driver:
                 # A resume may run with other settings (a changed loom.toml,
                 # another Loom): the recorded ones apply from here on.
                 self.deps = self._with_settings(event.settings)
-                self._bind(await SessionEngine.resume(self.deps, self.stream))
+                self._bind(
+                    await SessionEngine.resume(
+                        self.deps, self.stream, workspace=self.workspace
+                    )
+                )
 
     async def _turn(self, index: int, text: str) -> None:
         engine = self.engine
@@ -204,7 +244,8 @@ class _Driver:
         )
 
     def _tools(self, ctx: ToolContext, tools: dict[str, type[Tool]]) -> ToolRunner:
-        return ReplayedTools(ctx, tools, self.events, self.parking, self.stream)
+        runner = LiveTools if self.live_tools else ReplayedTools
+        return runner(ctx, tools, self.events, self.parking, self.stream)
 
 
 def _offered(settings: dict[str, Any]) -> dict[str, type[Tool]] | None:

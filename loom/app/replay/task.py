@@ -23,6 +23,7 @@ from typing import Any
 from loom.app.autonomy.orchestrator import Orchestrator
 from loom.app.autonomy.runtime import RunContext, RunModels
 from loom.app.autonomy.settings import ModelInfo, RunSettings, control_stream
+from loom.app.autonomy.streams import agent_streams
 from loom.app.replay.adapters import ReplayAdapters, first_before
 from loom.app.replay.log import (
     Diverged,
@@ -35,7 +36,6 @@ from loom.app.replay.models import UNKNOWN_CAPABILITIES, Parking
 from loom.domain.eventbase import Event
 from loom.domain.events import (
     ModelCallStarted,
-    SubtaskStarted,
     TaskCancelled,
     TaskCreated,
 )
@@ -47,7 +47,16 @@ from loom.domain.replay_diff import (
     render_difference,
 )
 
-__all__ = ["ReplayReport", "load_run", "replay_task", "report_of", "watch_quiescence"]
+__all__ = [
+    "ReplayReport",
+    "live_normalizer",
+    "load_run",
+    "replay_task",
+    "report_of",
+    "restore_before_run",
+    "scratch_workspace",
+    "watch_quiescence",
+]
 
 _QUIET = 0.05
 _STALL = 2.0
@@ -98,23 +107,12 @@ async def load_run(log: EventLog, task_id: str) -> RecordedRun:
         control_stream(task_id): await log.read_stream(control_stream(task_id)),
     }
     produced = {task_id}
-    for event in task:
-        if isinstance(event, SubtaskStarted) and event.agent_stream:
-            await _add_agent(log, event.agent_stream, streams, produced)
+    for stream in await agent_streams(log, task):
+        streams[stream] = await log.read_stream(stream)
+        produced.add(stream)
     run = RecordedRun(streams, produced=produced)
     await _add_positions(log, run)
     return run
-
-
-async def _add_agent(
-    log: EventLog, stream: str, streams: dict[str, list[Event]], produced: set[str]
-) -> None:
-    streams[stream] = await log.read_stream(stream)
-    produced.add(stream)
-    child = 1
-    while await log.stream_version(f"{stream}/delegate-{child}"):
-        await _add_agent(log, f"{stream}/delegate-{child}", streams, produced)
-        child += 1
 
 
 async def _add_positions(log: EventLog, run: RecordedRun) -> None:
@@ -140,10 +138,10 @@ async def replay_task(
     assert isinstance(created, TaskCreated)
     settings = RunSettings.model_validate(created.settings)
     original = Path(created.workspace)
-    with _workspace_for(original, live_tools) as workspace:
+    with scratch_workspace(original, live_tools) as workspace:
         if live_tools:
             await restore_before_run(recorded, blobs, workspace)
-        normalize = _live_normalizer(original, workspace) if live_tools else None
+        normalize = live_normalizer(original, workspace) if live_tools else None
         replay_blobs = ReplayBlobs(blobs)
         replay_log = ReplayLog(
             recorded, until=until, normalize=normalize, blobs=replay_blobs
@@ -292,7 +290,9 @@ class _StandIn:
 
 
 @contextlib.contextmanager
-def _workspace_for(original: Path, live_tools: bool) -> Any:
+def scratch_workspace(original: Path, live_tools: bool) -> Any:
+    """With ``live_tools``, a scratch copy of ``original`` for tools to change;
+    else ``original`` itself (replayed tools never touch it)."""
     if not live_tools:
         yield original
         return
@@ -321,7 +321,7 @@ async def restore_before_run(
 _TIMING = re.compile(r"\(\d+(\.\d+)? s\)")
 
 
-def _live_normalizer(original: Path, scratch: Path) -> Any:
+def live_normalizer(original: Path, scratch: Path) -> Any:
     """Makes re-executed tools comparable: the scratch path reads as the
     original, and measured times are not differences."""
 

@@ -137,8 +137,10 @@ async def test_a_cancelled_run_replays_as_identical(world: World) -> None:
     assert (await asyncio.wait_for(running, timeout=10)).status == "cancelled"
 
     report = await replay_task(world.log, world.blobs, "task-1")
+    live = await replay_task(world.log, world.blobs, "task-1", live_tools=True)
 
     assert report.identical, report.text()
+    assert live.identical, live.text()
 
 
 def test_cancelling_an_unknown_task_exits_2_and_says_so(world: World) -> None:
