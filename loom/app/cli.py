@@ -14,7 +14,7 @@ import click
 
 from loom import __version__
 from loom.adapters.determinism import RandomIds, SystemClock, context_from
-from loom.app import cli_replay, cli_run, cli_session, cli_tasks
+from loom.app import cli_processes, cli_replay, cli_run, cli_session, cli_tasks
 from loom.app.config import load_config, loom_home
 from loom.app.models import (
     ConfiguredModel,
@@ -311,3 +311,4 @@ cli_session.register(main)
 cli_run.register(main)
 cli_tasks.register(main)
 cli_replay.register(main)
+cli_processes.register(main)

@@ -26,6 +26,7 @@ from loom.app.models import (
     configured_models,
     default_model_notice,
 )
+from loom.app.processes import FoundProcess, load_process
 from loom.app.run_view import RunView, file_stats, render_summary
 from loom.app.wiring import Stores, open_stores
 from loom.domain.errors import ConcurrencyError, ConfigError, LoomError
@@ -63,14 +64,15 @@ def register(group: click.Group) -> None:
 @click.option("--process", "process", help="A process definition to follow.")
 def run(goal: str, workspace: Path, model: str | None, process: str | None) -> None:
     """Plan GOAL, run its subtasks in parallel, verify each, and recover."""
-    if process is not None:
-        raise click.UsageError(
-            f"no process named {process!r}: process definitions are not installed yet"
-        )
     try:
         workspace.mkdir(parents=True, exist_ok=True)
         config = load_config(workspace.resolve())
-        outcome = asyncio.run(_run_task(config, goal, workspace.resolve(), model))
+        followed = None
+        if process is not None:
+            followed = load_process(process, workspace.resolve(), loom_home())
+        outcome = asyncio.run(
+            _run_task(config, goal, workspace.resolve(), model, followed)
+        )
     except OSError as error:
         click.echo(f"error: cannot use {workspace} as the workspace: {error}", err=True)
         raise SystemExit(2) from None
@@ -107,7 +109,11 @@ def approve(task_id: str, approval_id: str, deny: str | None) -> None:
 
 
 async def _run_task(
-    config: LoomConfig, goal: str, workspace: Path, model: str | None
+    config: LoomConfig,
+    goal: str,
+    workspace: Path,
+    model: str | None,
+    process: FoundProcess | None,
 ) -> TaskOutcome:
     console = Console(highlight=False)
     stores = open_stores(config)
@@ -116,12 +122,16 @@ async def _run_task(
         models = providers.run_models()
         if providers.embedded and (notice := default_model_notice(loom_home())):
             console.print(notice, style="yellow", markup=False)
+        if process is not None:
+            where = f"{process.source}: {process.path}"
+            console.print(f"process {process.definition.name} ({where})", markup=False)
         settings = RunSettings.from_config(
             config,
             max_tokens=providers.executor_max_tokens(),
             tools=sorted(registered_tools()),
             roles=models.roles(),
             models={n: ModelInfo.of(p) for n, p in models.by_name().items()},
+            process=process.definition if process else None,
         )
         return await _orchestrate(stores, workspace, settings, models, goal, console)
     finally:
@@ -155,7 +165,8 @@ async def _orchestrate(
     with contextlib.suppress(NotImplementedError, RuntimeError):
         loop.add_signal_handler(signal.SIGINT, adapters.cancelled().set)
     with view:
-        outcome = await Orchestrator(context, task_id).run_goal(goal)
+        process = settings.process.name if settings.process else None
+        outcome = await Orchestrator(context, task_id).run_goal(goal, process)
     events = await _task_events(stores, task_id)
     console.print(render_summary(events, await file_stats(events, stores.blobs)))
     return outcome

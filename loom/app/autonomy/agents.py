@@ -17,6 +17,7 @@ from loom.adapters.tools import Tool, registered_tools
 from loom.app.autonomy.runtime import RunContext
 from loom.app.autonomy.settings import SMALL_CONTEXT
 from loom.app.autonomy.streams import delegate_stream
+from loom.app.prompts import TOOL_GUIDANCE
 from loom.app.session import ForcedCall, SessionDeps, SessionEngine
 from loom.domain.eventbase import Event
 from loom.domain.events import AgentFinished, AgentStarted
@@ -138,12 +139,23 @@ class AgentRunner:
         every = registered_tools()
         if allowed := self._run.settings.tools:
             every = {name: tool for name, tool in every.items() if name in allowed}
+        process = self._run.settings.process
+        if process is not None and process.tools:
+            every = {n: t for n, t in every.items() if n in process.tools}
         if provider.capabilities.context_length <= SMALL_CONTEXT:
             return {name: every[name] for name in _SMALL_TOOLS if name in every}
         tools = {n: t for n, t in every.items() if n not in _NEVER}
         if stream.count("/delegate-") >= MAX_DELEGATION_DEPTH:
             tools.pop("delegate_task", None)
         return tools
+
+    def _identity(self) -> str:
+        process = self._run.settings.process
+        return process.agent_identity(AGENT_IDENTITY) if process else AGENT_IDENTITY
+
+    def _tool_guidance(self) -> str:
+        process = self._run.settings.process
+        return process.agent_tool_guidance(TOOL_GUIDANCE) if process else TOOL_GUIDANCE
 
     async def _begin(
         self,
@@ -170,7 +182,8 @@ class AgentRunner:
             temperature=0.0,
             listeners=[listener],
             contexts=run.adapters.context,
-            identity=AGENT_IDENTITY,
+            identity=self._identity(),
+            tool_guidance=self._tool_guidance(),
             tools=self.tools_for(provider, stream),
             tool_runner=run.adapters.tool_runner(stream),
             delegate=self.delegate,

@@ -48,6 +48,7 @@ from loom.domain.events import (
 from loom.domain.models import ModelError
 from loom.domain.plan import Plan
 from loom.domain.ports import ModelProvider
+from loom.domain.process import apply_process
 
 __all__ = ["Orchestrator", "TaskOutcome"]
 
@@ -150,7 +151,7 @@ class Orchestrator:
         planner = self._recording(self.run.models.planner, "planner")
         survey = await self._survey(planner)
         named = files_named_in(self._goal)
-        brief = f"Goal: {self._goal}\n\n{survey}"
+        brief = self._with_process(f"Goal: {self._goal}\n\n{survey}")
         if named:
             brief += "\n\nFiles the goal names: " + ", ".join(named)
         try:
@@ -160,10 +161,20 @@ class Orchestrator:
         except (PlanningFailed, ModelError) as error:
             self._planning_error = str(error)
             return None
+        plan = self._ruled(work.plan)
         await self.journal.record(
-            PlanProposed, subtasks=list(work.plan.subtasks), repairs=work.repairs
+            PlanProposed, subtasks=list(plan.subtasks), repairs=work.repairs
         )
-        return work.plan
+        return plan
+
+    def _with_process(self, brief: str) -> str:
+        process = self.run.settings.process
+        return f"{process.planner_guidance()}\n\n{brief}" if process else brief
+
+    def _ruled(self, plan: Plan) -> Plan:
+        """The plan under the process's verification rules, if one is followed."""
+        process = self.run.settings.process
+        return apply_process(plan, process) if process else plan
 
     async def _survey(self, provider: ModelProvider) -> str:
         observations = self.run.adapters.observations(
@@ -290,7 +301,7 @@ class Orchestrator:
         self._replans += 1
         planner = self._recording(self.run.models.planner, "planner")
         account = self._account(board)
-        brief = (
+        brief = self._with_process(
             f"Goal: {self._goal}\n\nWhat happened so far:\n{account}\n\n"
             "Plan only the remaining work. Do not repeat what is done; "
             "take a different approach for what failed."
@@ -308,7 +319,7 @@ class Orchestrator:
                 Replanned, reason=f"{reason}; {error}", subtasks=[]
             )
             return
-        fresh = [s for s in work.plan.subtasks if s.id not in board.done]
+        fresh = [s for s in self._ruled(work.plan).subtasks if s.id not in board.done]
         await self.journal.record(Replanned, reason=reason, subtasks=fresh)
         if fresh:
             board.plan = _without_done_dependencies(fresh, board.done)

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from loom.app.config import LoomConfig
 from loom.domain.models import Capabilities
 from loom.domain.ports import ModelProvider
+from loom.domain.process import ProcessDefinition
 
 __all__ = [
     "SMALL_CONTEXT",
@@ -69,6 +70,11 @@ class RunSettings(BaseModel):
         default_factory=dict, description="Model names per role, in order."
     )
     models: dict[str, ModelInfo] = Field(default_factory=dict)
+    process: ProcessDefinition | None = Field(
+        default=None,
+        description="The process followed (loom run --process), whole, so a "
+        "replay follows it however its file has changed since.",
+    )
 
     @classmethod
     def from_config(cls, config: LoomConfig, **more: Any) -> RunSettings:
