@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -16,6 +13,7 @@ from loom.app.processes import (
     load_process,
     read_process,
 )
+from tests.app.autonomy.test_control import loom
 
 REPOSITORY_PROCESSES = Path(__file__).parents[2] / "processes"
 
@@ -88,17 +86,6 @@ def test_a_broken_file_is_an_error_that_names_it(
     with pytest.raises(ProcessError, match=problem) as refused:
         read_process(path)
     assert str(refused.value).startswith(str(path))
-
-
-def loom(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "loom", *args],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "LOOM_HOME": str(home)},
-        cwd=home,
-        timeout=60,
-    )
 
 
 def test_loom_processes_lists_them_and_reports_broken_files(
