@@ -6,28 +6,37 @@ against the approval policy, run, and their results sent back, until the model
 answers without tool calls or the loop limit is hit. Every step is an event on
 the session's stream; deltas and events go live to listeners. Resuming folds
 the stored stream into the same state, and a tool call that was requested but
-never finished is recorded as interrupted and never re-run silently.
+never finished is recorded as interrupted and never re-run silently. What the
+engine is given and gives back (``SessionDeps``, ``TurnOutcome``, ...) is in
+:mod:`loom.app.session_deps`, re-exported here.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any
 
 from loom.adapters.eventstore.journal import StreamJournal
 from loom.adapters.models.recording import RecordingProvider
 from loom.adapters.models.whole_file import WholeFileDraft
-from loom.adapters.tools import Tool, ToolContext, ToolRunner
+from loom.adapters.tools import ToolContext, ToolRunner
 from loom.adapters.tools.base import registered_tools
 from loom.adapters.tools.workspace import Workspace
-from loom.app.observations import LiveObservations, Observations
-from loom.app.prompts import IDENTITY, TOOL_GUIDANCE
+from loom.app.observations import LiveObservations
+from loom.app.session_deps import (
+    ContextFactory,
+    Delegate,
+    ForcedCall,
+    SessionDeps,
+    SessionListener,
+    ToolRunnerFactory,
+    TurnOutcome,
+)
 from loom.domain.conversation import DOOM_LOOP_REPEATS, ConversationState
-from loom.domain.eventbase import Context, Event
+from loom.domain.eventbase import Event
 from loom.domain.events import (
     ContextTrimmed,
     DoomLoopDetected,
@@ -46,20 +55,14 @@ from loom.domain.events import (
 )
 from loom.domain.models import (
     Completion,
-    Delta,
     ModelError,
     ModelParams,
     ModelRequest,
     ToolSpec,
 )
 from loom.domain.ports import (
-    ApprovalPort,
     ApprovalRequest,
-    BlobStore,
-    EventLog,
     ModelProvider,
-    QuestionPort,
-    ViewStore,
 )
 from loom.domain.prompt import EstimatedCounter, PromptParts, TokenMemo, assemble
 from loom.projections.file_knowledge import FileKnowledge
@@ -74,87 +77,6 @@ __all__ = [
     "ToolRunnerFactory",
     "TurnOutcome",
 ]
-
-E = TypeVar("E", bound=Event)
-
-ContextFactory = Callable[[str, int], Context]
-"""The ``Context`` (clock and ids) of a stream opened at a version."""
-ToolRunnerFactory = Callable[[ToolContext, dict[str, type[Tool]]], ToolRunner]
-Delegate = Callable[[str, str, str], Awaitable[str]]
-"""Runs a sub-agent: (parent stream, task, extra context) -> its report."""
-
-
-class SessionListener(Protocol):
-    """Receives what happens live (a client's display)."""
-
-    def on_delta(self, delta: Delta) -> None: ...
-    def on_event(self, event: Event) -> None: ...
-
-
-@dataclass
-class SessionDeps:
-    """Everything a session needs from the outside."""
-
-    log: EventLog
-    blobs: BlobStore
-    context: Context
-    provider: ModelProvider
-    approvals: ApprovalPort
-    views: ViewStore | None = None
-    questions: QuestionPort | None = None
-    loom_home: Path | None = None
-    auto_approve: frozenset[str] = frozenset({"read", "compute"})
-    max_loop_iterations: int = 25
-    max_tokens: int = 1024
-    temperature: float = 0.1
-    listeners: list[SessionListener] = field(default_factory=list)
-    contexts: ContextFactory | None = None
-    """Per-stream clocks and ids; without it every stream shares ``context``."""
-    identity: str = IDENTITY
-    tool_guidance: str = TOOL_GUIDANCE
-    tools: dict[str, type[Tool]] | None = None
-    """The tools offered to the model; None offers every registered tool."""
-    tool_runner: ToolRunnerFactory | None = None
-    observations: Observations | None = None
-    delegate: Delegate | None = None
-    role: str = "executor"
-    subtask_id: str | None = None
-    """The subtask an agent works on; its tool calls and changes carry it."""
-    durable_turns: bool = True
-    """Wait for a turn's staged events to commit before returning its outcome
-    (a person may read the answer). An agent's caller commits at its own
-    next awaited event instead."""
-
-
-@dataclass(frozen=True)
-class ForcedCall:
-    """Make the next model call a call of ``tool``, with some arguments
-    restricted to listed values (``{"path": ["hello.py"]}``)."""
-
-    tool: str
-    choices: dict[str, list[str]] = field(default_factory=dict)
-    draft: str | None = None
-    """For ``write_file`` onto one path: get the content as a code block
-    drafted from this brief (:mod:`loom.domain.whole_file`)."""
-
-    def narrow(self, spec: ToolSpec) -> ToolSpec:
-        if spec.name != self.tool or not self.choices:
-            return spec
-        parameters = dict(spec.parameters)
-        properties = dict(parameters.get("properties", {}))
-        for name, values in self.choices.items():
-            properties[name] = {**properties.get(name, {}), "enum": values}
-        parameters["properties"] = properties
-        return spec.model_copy(update={"parameters": parameters})
-
-
-@dataclass(frozen=True)
-class TurnOutcome:
-    """How a turn ended: ``answered``, ``loop_limit``, ``cancelled`` or ``failed``
-    (the model call failed; ``answer`` then holds the error)."""
-
-    status: str
-    answer: str = ""
 
 
 class _ObservedJournal(StreamJournal):

@@ -190,6 +190,10 @@ async def test_delegate_task_runs_a_sub_agent_on_a_child_stream(world: World) ->
     assert report.identical, report.text()
     recorded = [*await world.all_events(), *child]
     assert report.compared == len(recorded)
+    # The sub-agent's change is the task's too: undoing the task undoes it.
+    undone = await loom_aside(world.root, "undo", "--task", "task-1")
+    assert "restored notes.txt (delete)" in undone.stdout, undone.stderr
+    assert not (world.workspace / "notes.txt").exists()
 
 
 # --- approvals ----------------------------------------------------------------
