@@ -192,9 +192,12 @@ def undo(
     change: str | None, subtask: str | None, stream: str | None, force: bool
 ) -> None:
     """Undo one CHANGE, a subtask's changes, or a whole task's or session's."""
-    if sum(x is not None for x in (change, subtask, stream)) != 1:
+    # CHANGE alone, or --task and/or --subtask.
+    if (change is None) == (subtask is None and stream is None):
         click.echo(
-            "error: give exactly one of CHANGE, --subtask ID or --task ID", err=True
+            "error: give one of CHANGE, --task ID, --subtask ID, "
+            "or --task ID --subtask ID",
+            err=True,
         )
         sys.exit(EXIT_USAGE)
     _run(lambda stores: _undo(stores, change, subtask, stream, force))
@@ -213,10 +216,9 @@ async def _undo(
         if change is not None:
             stream, full_id = await find_change_stream(stores.log, change)
             ids = [full_id]
-        elif subtask is not None:
+        elif subtask is not None and stream is None:
             # Its attempts (and retries) each have a stream; undo them all.
-            found = await find_subtask_stream(stores.log, subtask)
-            stream = task_of(found) or found
+            stream = await find_subtask_stream(stores.log, subtask)
         assert stream is not None
         if await stores.log.stream_version(stream) == 0:
             raise UndoError(f"no session or task named {stream!r}")

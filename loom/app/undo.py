@@ -34,6 +34,7 @@ from loom.domain.events import (
 from loom.domain.ports import BlobStore, EventLog, Recorded
 from loom.domain.undo import UndoStep, plan_undo
 from loom.projections.file_knowledge import FileKnowledge
+from loom.projections.task_board import task_of
 
 __all__ = [
     "UndoError",
@@ -72,11 +73,24 @@ async def file_changes(log: EventLog) -> AsyncIterator[FileChanged]:
 
 
 async def find_subtask_stream(log: EventLog, subtask_id: str) -> str:
-    """The stream of the task whose subtask ``subtask_id`` changed files."""
-    async for change in file_changes(log):
-        if change.subtask_id == subtask_id:
-            return change.stream
-    raise UndoError(f"subtask {subtask_id!r} made no file changes")
+    """The task (or other stream) whose subtask ``subtask_id`` changed files.
+
+    Subtask ids are the planner's (``s1``, ``tests``), so several tasks may
+    have one: then the caller must say which task.
+    """
+    owners = {
+        task_of(change.stream) or change.stream: None
+        async for change in file_changes(log)
+        if change.subtask_id == subtask_id
+    }
+    if not owners:
+        raise UndoError(f"subtask {subtask_id!r} made no file changes")
+    if len(owners) > 1:
+        raise UndoError(
+            f"several tasks have a subtask {subtask_id!r} that changed files: "
+            f"{', '.join(owners)}; say which with --task ID --subtask {subtask_id}"
+        )
+    return next(iter(owners))
 
 
 async def find_change_stream(log: EventLog, change_prefix: str) -> tuple[str, str]:

@@ -81,7 +81,11 @@ def tool_call_blocks(text: str, known: Known) -> list[Piece]:
     """
     pieces: list[Piece] = []
     pos = 0
+    strings = _JsonStrings(text)
     while (opening := _OPEN.search(text, pos)) is not None:
+        if strings.hold(opening.start()):
+            pos = opening.end()
+            continue
         body_end, end = _tool_call_extent(text, opening.end())
         body = text[opening.end() : body_end]
         piece = _body_piece(body, opening.end(), label="<tool_call> block")
@@ -96,7 +100,10 @@ def tool_call_blocks(text: str, known: Known) -> list[Piece]:
 def function_blocks(text: str, known: Known) -> list[Piece]:
     """Qwen3-coder / Llama 3.1 ``<function=NAME>...</function>`` blocks."""
     pieces: list[Piece] = []
+    strings = _JsonStrings(text)
     for opening in _FUNCTION.finditer(text):
+        if strings.hold(opening.start()):
+            continue
         following = _FUNCTION.search(text, opening.end())
         limit = following.start() if following else len(text)
         close = _FUNCTION_END.search(text, opening.end(), limit)
@@ -158,6 +165,54 @@ EXTRACTORS: tuple[Callable[[str, Known], list[Piece]], ...] = (
     fenced_blocks,
     bare_json,
 )
+
+
+class _JsonStrings:
+    """Tells, for increasing positions, whether each is inside a string of a
+    complete JSON object or array that starts before it: a tag there is data
+    (a file's content, a key), not markup. A value cut off or broken does not
+    count, so a model's garbled JSON never hides a real tag after it. One
+    lexical pass over the text (braces and quotes outside strings), and each
+    value is read once, so pathological text stays linear."""
+
+    def __init__(self, text: str) -> None:
+        self._text = text
+        self._index = self._depth = 0
+        self._start: int | None = None
+        self._in_string = self._escaped = False
+        self._ends: dict[int, int | None] = {}
+
+    def hold(self, pos: int) -> bool:
+        self._advance(pos)
+        if not self._in_string or self._start is None:
+            return False
+        end = self._value_end(self._start)
+        return end is not None and end > pos
+
+    def _advance(self, pos: int) -> None:
+        for index in range(self._index, pos):
+            char = self._text[index]
+            if self._in_string:
+                if self._escaped:
+                    self._escaped = False
+                elif char == "\\":
+                    self._escaped = True
+                elif char == '"':
+                    self._in_string = False
+            elif char in "{[":
+                self._start = index if self._depth == 0 else self._start
+                self._depth += 1
+            elif char in "}]" and self._depth:
+                self._depth -= 1
+            elif char == '"' and self._depth:
+                self._in_string = True
+        self._index = max(self._index, pos)
+
+    def _value_end(self, start: int) -> int | None:
+        if start not in self._ends:
+            found = read_json_at(self._text, start)
+            self._ends[start] = found.end if isinstance(found, JsonFound) else None
+        return self._ends[start]
 
 
 def _tool_call_extent(text: str, body_start: int) -> tuple[int, int | None]:

@@ -366,6 +366,26 @@ def test_removed_markup_leaves_tidy_text() -> None:
     assert parsed.text == "First line.\n\nLast within a line."
 
 
+@pytest.mark.parametrize(
+    "frame", ["```json\n{}\n```", "{}", "```tool_call\n{}", "Here:\n{}\nDone."]
+)
+@pytest.mark.parametrize("marker", ["<TOOL_CALL>", "<tool_call> x", "<function=f>"])
+def test_markup_inside_a_json_string_is_data_not_a_call(
+    frame: str, marker: str
+) -> None:
+    payload = json.dumps({"name": "write_file", "arguments": {"content": marker}})
+    parsed = parse_text_tool_calls(frame.replace("{}", payload))
+    assert parsed.calls == [ParsedToolCall("write_file", {"content": marker})]
+    assert parsed.errors == []
+
+
+def test_a_broken_json_string_does_not_hide_a_real_tag_after_it() -> None:
+    parsed = parse_text_tool_calls(
+        '{"a": "never closed <tool_call>{"name": "r", "arguments": {}}</tool_call>'
+    )
+    assert parsed.calls == [ParsedToolCall("r", {})]
+
+
 @given(_NAMES, _ARGUMENTS)
 def test_hermes_wrapped_dumps_come_back_exactly(
     name: str, arguments: dict[str, object]

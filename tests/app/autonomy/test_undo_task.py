@@ -71,3 +71,21 @@ async def test_a_task_that_has_not_ended_is_undone_only_when_forced(
         await undo_task(world.log, world.blobs, context, "task-9")
     with pytest.raises(UndoError, match="nothing to undo in task-9"):
         await undo_task(world.log, world.blobs, context, "task-9", force=True)
+
+
+async def test_a_subtask_id_two_tasks_share_needs_its_task(world: World) -> None:
+    await world.run("three", models_for(three_subtasks()), task_id="task-1")
+    (world.workspace / "b.py").unlink()
+    await world.run("three again", models_for(three_subtasks()), task_id="task-2")
+
+    ambiguous = await loom_aside(world.root, "undo", "--subtask", "b")
+    chosen = await loom_aside(world.root, "undo", "--task", "task-2", "--subtask", "b")
+    both = await loom_aside(world.root, "undo", "0000", "--task", "task-2")
+
+    assert ambiguous.returncode == 2
+    assert "several tasks have a subtask 'b'" in ambiguous.stderr
+    assert "task-1, task-2" in ambiguous.stderr
+    assert chosen.returncode == 0, chosen.stderr
+    assert "undid 1 change(s) in task-2" in chosen.stdout
+    assert not (world.workspace / "b.py").exists()
+    assert both.returncode == 2
