@@ -185,7 +185,10 @@ async def _print_changes(stores: Stores, key: str | None, as_json: bool) -> None
 
 @main.command()
 @click.argument("change", required=False)
-@click.option("--subtask", "subtask", help="Undo every change of this subtask.")
+@click.option(
+    "--subtask", "subtask",
+    help="Undo every change of this subtask (with --task: that task's subtask).",
+)  # fmt: skip
 @click.option("--task", "stream", help="Undo every change of this task or session.")
 @click.option("--force", is_flag=True, help="Undo even files changed since.")
 def undo(
