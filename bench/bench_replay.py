@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from _common import machine, scratch_dir, verdict
+from _runs import one_model_run
 
 from loom.adapters.blobs import AsyncBlobStore
 from loom.adapters.eventstore.backends import SQLiteBackend
@@ -37,8 +38,7 @@ from loom.adapters.eventstore.log import AsyncEventLog
 from loom.adapters.eventstore.store import EventStore
 from loom.adapters.models.scripted import ScriptedProvider
 from loom.app.autonomy.orchestrator import Orchestrator
-from loom.app.autonomy.runtime import LiveAdapters, RunContext, RunModels
-from loom.app.autonomy.settings import ModelInfo, RunSettings
+from loom.app.autonomy.runtime import RunContext
 from loom.app.replay.task import ReplayReport, replay_task
 from loom.domain.events import SubtaskStarted, ToolCall
 from loom.domain.models import Completion, ModelRequest
@@ -110,21 +110,8 @@ def _subtask_of(request: ModelRequest) -> str:
 
 def _context(log: AsyncEventLog, workspace: Path, steps: int) -> RunContext:
     model = ScriptedProvider(handler=Steps(plan_json(), steps), name="scripted")
-    models = RunModels(planner=model, executor=model, verifiers=[model])
-    settings = RunSettings(
-        max_parallel_subtasks=4,
-        max_loop_iterations=steps + 5,
-        extract_learnings=False,
-        roles=models.roles(),
-        models={model.name: ModelInfo.of(model)},
-    )
-    return RunContext(
-        log=log,
-        blobs=AsyncBlobStore(log.store.backend),
-        workspace=workspace,
-        settings=settings,
-        models=models,
-        adapters=LiveAdapters(log, workspace, settings),
+    return one_model_run(
+        log, workspace, model, max_parallel_subtasks=4, max_loop_iterations=steps + 5
     )
 
 

@@ -40,14 +40,12 @@ from pathlib import Path
 from typing import Any
 
 from _common import machine, scratch_dir, verdict
+from _runs import one_model_run
 
-from loom.adapters.blobs import AsyncBlobStore
 from loom.adapters.eventstore.backends import SQLiteBackend
 from loom.adapters.eventstore.log import AsyncEventLog
 from loom.adapters.eventstore.store import EventStore
 from loom.app.autonomy.orchestrator import Orchestrator
-from loom.app.autonomy.runtime import LiveAdapters, RunContext, RunModels
-from loom.app.autonomy.settings import ModelInfo, RunSettings
 from loom.domain.eventbase import Event
 from loom.domain.events import SubtaskCompleted, SubtaskStarted, TaskStarted
 from loom.domain.models import (
@@ -236,33 +234,18 @@ def _ms(first: Mapping[str, float], then: Mapping[str, float]) -> list[float]:
 # --- running the orchestrator ------------------------------------------------
 
 
-def _context(
-    log: AsyncEventLog, workspace: Path, model: TimedModel, parallelism: int
-) -> RunContext:
-    models = RunModels(planner=model, executor=model, verifiers=[model])
-    settings = RunSettings(
-        max_parallel_subtasks=parallelism,
-        extract_learnings=False,
-        roles=models.roles(),
-        models={model.name: ModelInfo.of(model)},
-    )
-    return RunContext(
-        log=log,
-        blobs=AsyncBlobStore(log.store.backend),
-        workspace=workspace,
-        settings=settings,
-        models=models,
-        adapters=LiveAdapters(log, workspace, settings),
-    )
-
-
 async def run_once(root: Path, workload: Workload, parallelism: int) -> Clock:
     """One orchestrated run of ``workload`` on a fresh store and workspace."""
     workspace = root / "ws"
     workspace.mkdir(parents=True)
     log = AsyncEventLog(EventStore(SQLiteBackend(root / "loom.db")))
     clock = Clock()
-    context = _context(log, workspace, TimedModel(workload, clock), parallelism)
+    context = one_model_run(
+        log,
+        workspace,
+        TimedModel(workload, clock),
+        max_parallel_subtasks=parallelism,
+    )
     context.listeners.append(clock)
     try:
         outcome = await Orchestrator(context, "task-bench").run_goal(

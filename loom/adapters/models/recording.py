@@ -47,6 +47,7 @@ __all__ = [
     "ReplayMismatchError",
     "ReplayProvider",
     "recorded_calls",
+    "replayed_items",
     "request_document",
 ]
 
@@ -182,18 +183,32 @@ class ReplayProvider:
         if isinstance(outcome, ModelCallFailed) or outcome is None:
             reason = outcome.error if outcome else "the recording ends mid-call"
             raise ModelResponseError(f"recorded failure: {reason}")
-        if outcome.thinking:
-            yield ThinkingDelta(outcome.thinking)
-        if outcome.text:
-            yield TextDelta(outcome.text)
-        yield Completion(
+        for item in replayed_items(outcome):
+            yield item
+
+
+def replayed_items(
+    outcome: ModelCallCompleted, warnings: Sequence[str] = ()
+) -> list[StreamItem]:
+    """What a recorded call streams again: its thinking and text as deltas,
+    then the completion as it was recorded."""
+    items: list[StreamItem] = []
+    if outcome.thinking:
+        items.append(ThinkingDelta(outcome.thinking))
+    if outcome.text:
+        items.append(TextDelta(outcome.text))
+    items.append(
+        Completion(
             text=outcome.text,
             thinking=outcome.thinking,
             tool_calls=outcome.tool_calls,
             usage=outcome.usage,
             finish_reason=outcome.finish_reason,
             latency_ms=outcome.latency_ms,
+            warnings=list(warnings),
         )
+    )
+    return items
 
 
 @dataclass(frozen=True)

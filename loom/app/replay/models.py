@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import replace
 from typing import Any, NoReturn
 
-from loom.adapters.models.recording import recorded_calls
+from loom.adapters.models.recording import recorded_calls, replayed_items
 from loom.adapters.tools import Tool, ToolContext, ToolResult, ToolRunner
 from loom.app.autonomy.settings import ModelInfo
 from loom.domain.eventbase import ENVELOPE_FIELDS, Event
@@ -20,12 +20,9 @@ from loom.domain.events import (
 )
 from loom.domain.models import (
     Capabilities,
-    Completion,
     ModelError,
     ModelRequest,
     StreamItem,
-    TextDelta,
-    ThinkingDelta,
 )
 
 __all__ = [
@@ -120,19 +117,8 @@ class ReplayedModel:
 
     async def _stream(self) -> AsyncIterator[StreamItem]:
         outcome, warnings = await self._calls.next()
-        if outcome.thinking:
-            yield ThinkingDelta(outcome.thinking)
-        if outcome.text:
-            yield TextDelta(outcome.text)
-        yield Completion(
-            text=outcome.text,
-            thinking=outcome.thinking,
-            tool_calls=outcome.tool_calls,
-            usage=outcome.usage,
-            finish_reason=outcome.finish_reason,
-            latency_ms=outcome.latency_ms,
-            warnings=warnings,
-        )
+        for item in replayed_items(outcome, warnings):
+            yield item
 
 
 class _FollowsRecording(ToolRunner):
